@@ -1,0 +1,44 @@
+# payrecon: `make demo` runs the pipeline on sample data; `make test` runs lint and every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint unit integration format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Installs pinned by constraints.txt, so every machine (and CI) gets the same versions.
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(BIN)/payrecon demo
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests benchmarks scripts migrations
+	$(BIN)/ruff format --check src tests benchmarks scripts migrations
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+unit: $(VENV)/.dev
+	$(BIN)/pytest tests/unit
+
+integration: $(VENV)/.dev
+	$(BIN)/pytest tests/integration tests/e2e
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix src tests benchmarks scripts migrations
+	$(BIN)/ruff format src tests benchmarks scripts migrations
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache payrecon.db* var

@@ -1,0 +1,26 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from payrecon import __version__
+from payrecon.api import routes_balances, routes_health
+from payrecon.api.errors import install_error_handlers
+from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.bootstrap import Container, get_container
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    app = FastAPI(
+        title="payrecon status API",
+        version=__version__,
+        description="Balances, payments and the reconciliation pipeline's state. "
+        "Every /v1 path needs `Authorization: Bearer <JWT>`.",
+        default_response_class=DecimalJSONResponse,
+    )
+    app.state.container = container or get_container()
+    install_error_handlers(app)
+    app.include_router(routes_health.router)
+    app.include_router(routes_balances.router)
+    return app

@@ -1,0 +1,45 @@
+"""`GET /v1/customer-balances?customer_id=`: seed 000's CustomerOutstandingBalance, exactly."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from payrecon.api.auth import require
+from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.services.balances import get_balance
+
+router = APIRouter(prefix="/v1", tags=["balances"])
+
+
+@router.get(
+    "/customer-balances",
+    response_class=DecimalJSONResponse,
+    dependencies=[Depends(require("read"))],
+    summary="Get the outstanding balance for a customer",
+)
+def customer_balance(
+    request: Request, customer_id: Annotated[int, Query(ge=1, description="Customer identifier")]
+) -> Any:
+    """Negative balance: the customer owes; positive: the customer is in credit (seed 000)."""
+    balance = get_balance(request.app.state.container.engine, customer_id)
+    return DecimalJSONResponse(
+        {
+            "id": balance.customer_id,
+            "customerId": balance.customer_id,
+            "balance": balance.balance,
+            "totalPayments": balance.total_payments,
+            "totalPaymentsSinceLastInvoice": balance.total_payments_since_last_invoice,
+            "paymentMethodSummary": {
+                "paymentMethod": "DIRECT_DEBIT" if balance.has_mandate else "BANK_TRANSFER",
+                "summaryType": "NONE",
+            },
+            "repaymentPlanSummary": {
+                "repaymentPlanAmount": Decimal(0),
+                "repaymentPlanRemainingPeriods": 0,
+                "summaryType": "NONE",
+            },
+        }
+    )

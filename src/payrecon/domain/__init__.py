@@ -1,0 +1,1 @@
+"""Pure domain: money, statement lines, matching, balances. No I/O imports (checked by lint)."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 tables, the unit of work, repositories and bulk writers."""

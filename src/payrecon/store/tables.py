@@ -1,0 +1,235 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations (migrations/) create it; a test checks
+that the migrated database and these definitions agree.
+
+Money columns use `Amount` (exact on SQLite and PostgreSQL). Timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from payrecon.store.types import Amount, Id
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _created_at() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False)
+
+
+contract_owners = Table(
+    "contract_owners",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("price_rounding_mode", String(16), nullable=False, server_default="HALF_UP"),
+    Column("price_decimal_places", Integer, nullable=False, server_default="2"),
+    Column("enable_balance_carry_forward", Boolean, nullable=False, server_default="1"),
+    Column("bank_account_name", String(255)),
+    Column("bank_iban", String(34)),
+    Column("bank_account_number", String(34)),
+    Column("bank_sort_code", String(16)),
+    Column("bank_swift_code", String(11)),
+    Column("invoice_number_format", String(255)),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "price_rounding_mode IN ('UP','DOWN','CEILING','FLOOR','HALF_UP','HALF_DOWN','HALF_EVEN')",
+        name="rounding_mode",
+    ),
+    CheckConstraint("price_decimal_places BETWEEN 0 AND 6", name="decimal_places"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("external_id", String(64), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("contract_owner_id", Id, ForeignKey("contract_owners.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("credit_threshold", Amount(), nullable=False),
+    Column("account_number", String(64)),
+    _created_at(),
+)
+Index("ix_customers_account_number", customers.c.account_number)
+
+customer_bank_accounts = Table(
+    "customer_bank_accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("iban", String(34), nullable=False),
+    Column("source", String(16), nullable=False, server_default="import"),
+    _created_at(),
+    UniqueConstraint("customer_id", "iban"),
+)
+Index("ix_customer_bank_accounts_iban", customer_bank_accounts.c.iban)
+
+mandates = Table(
+    "mandates",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("status", String(32), nullable=False, server_default="active"),
+    _created_at(),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("external_id", String(64), nullable=False, unique=True),
+    Column("invoice_number", String(64), nullable=False, unique=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="standard"),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", Amount(), nullable=False),
+    _created_at(),
+    CheckConstraint("kind IN ('standard','adhoc')", name="kind"),
+    CheckConstraint("total >= 0", name="total_not_negative"),
+)
+Index("ix_invoices_customer_due", invoices.c.customer_id, invoices.c.due_date)
+
+feed_files = Table(
+    "feed_files",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("filename", String(512), nullable=False),
+    Column("format", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("line_count", Integer, nullable=False, server_default="0"),
+    Column("new_line_count", Integer, nullable=False, server_default="0"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "status IN ('received','processed','quarantined')",
+        name="status",
+    ),
+)
+
+statement_lines = Table(
+    "statement_lines",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("feed_file_id", Id, ForeignKey("feed_files.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("booking_date", Date, nullable=False),
+    Column("value_date", Date),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("counterparty_name", String(255)),
+    Column("counterparty_account", String(64)),
+    Column("remittance", Text),
+    Column("structured_reference", String(64)),
+    Column("end_to_end_id", String(128)),
+    Column("mandate_id", String(64)),
+    Column("bank_transaction_code", String(64)),
+    Column("return_reason", String(16)),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("reason", Text),
+    Column("customer_id", Id, ForeignKey("customers.id")),
+    _created_at(),
+    UniqueConstraint("account", "external_id"),
+    CheckConstraint("status IN ('pending','matched','unmatched','ignored')", name="status"),
+)
+Index("ix_statement_lines_status", statement_lines.c.status, statement_lines.c.booking_date)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("statement_line_id", Id, ForeignKey("statement_lines.id"), unique=True),
+    Column("source", String(16), nullable=False),
+    Column("external_id", String(128)),
+    Column("payment_mode", String(50), nullable=False, server_default="BankTransfer"),
+    Column("date", Date, nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("exchange_rate", Amount(scale=8, precision=24), nullable=False),
+    Column("bank_charges", Amount(), nullable=False),
+    Column("tax_amount_withheld", Amount(), nullable=False),
+    Column("reference_number", String(128)),
+    Column("description", Text),
+    Column("status", String(16), nullable=False, server_default="active"),
+    _created_at(),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("status IN ('active','reversed')", name="status"),
+)
+Index("ix_payments_customer_date", payments.c.customer_id, payments.c.date)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("payment_id", Id, ForeignKey("payments.id", ondelete="CASCADE"), nullable=False),
+    Column("invoice_id", Id, ForeignKey("invoices.id"), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("confidence", Amount(scale=3, precision=4), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    _created_at(),
+    CheckConstraint("amount > 0", name="amount_positive"),
+)
+Index("ix_allocations_invoice", allocations.c.invoice_id)
+Index("ix_allocations_payment", allocations.c.payment_id)
+
+customer_balances = Table(
+    "customer_balances",
+    metadata,
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("balance", Amount(), nullable=False),
+    Column("total_invoiced", Amount(), nullable=False),
+    Column("total_payments", Amount(), nullable=False),
+    Column("total_payments_since_last_invoice", Amount(), nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("task_id", String(64)),
+    Column("name", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("error", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('running','succeeded','failed')", name="status"),
+)
+Index("ix_task_runs_name_started", task_runs.c.name, task_runs.c.started_at)

@@ -1,0 +1,53 @@
+"""Column types that keep money exact on every database.
+
+PostgreSQL stores NUMERIC. SQLite has no exact decimal type (SQLAlchemy would pass through float),
+so there the same column holds a scaled integer; SUM() and comparisons stay exact on both.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Dialect, Integer, Numeric
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Ids: BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the autoincrementing rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Amount(TypeDecorator[Decimal]):
+# Ids: BIGINT on PostgreSQL; INTEGER on SQLite, the only autoincrementing rowid type there.
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, scale: int = 4, precision: int = 19) -> None:
+        super().__init__()
+        self.scale = scale
+        self.precision = precision
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money never passes through float")
+        value = Decimal(value)
+        if value != value.quantize(self._quantum):
+            raise ValueError(f"{value} has more than {self.scale} decimal places")
+        if dialect.name == "sqlite":
+            return int(value.scaleb(self.scale))
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale).quantize(self._quantum)
+        return Decimal(value).quantize(self._quantum)

@@ -1,0 +1,1 @@
+"""Celery: the app, the tasks (thin), and dispatch helpers for entrypoints."""

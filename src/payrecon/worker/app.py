@@ -1,0 +1,71 @@
+"""The Celery app. JSON only, acks late with one message prefetched, three named queues.
+
+With the default broker `memory://` every task runs in the calling process (the embedded default
+of `make demo`); with `redis://` they run on real workers: `payrecon worker`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import Celery, signals
+from kombu import Queue
+
+from payrecon.bootstrap import get_container
+from payrecon.config import Settings
+
+QUEUES = ("ingest", "match", "balances")
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery(
+        "payrecon",
+        broker=settings.broker_url,
+        backend=settings.celery_result_backend,
+        include=["payrecon.worker.tasks"],
+    )
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="ingest",
+        task_always_eager=settings.in_process_worker,
+        task_eager_propagates=True,
+        task_track_started=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        result_expires=7 * 24 * 3600,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 4 * 3600},
+        result_backend_transport_options={"visibility_timeout": 4 * 3600},
+        task_time_limit=3 * 3600,
+        task_soft_time_limit=3 * 3600 - 60,
+        enable_utc=True,
+        timezone="UTC",
+    )
+    return app
+
+
+@signals.task_prerun.connect
+def _bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(task_id=task_id, task_name=getattr(task, "name", None))
+
+
+@signals.task_postrun.connect
+def _unbind_task_context(**_: Any) -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+@signals.worker_process_init.connect
+def _dispose_engine_after_fork(**_: Any) -> None:
+    # Connections inherited from the parent must not be shared with it: drop them, keep none.
+    get_container().engine.dispose(close=False)
+
+
+app = create_celery(get_container().settings)
