@@ -107,7 +107,7 @@ def _report_feeds(container: Container, feed_ids: list[int]) -> None:
         if feed.status == "quarantined":
             quarantined = True
             err.print(
-                f"[red]quarantined[/red] {feed.filename}: {feed.error}",
+                f"[red]quarantined:[/red] {feed.error}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "dev-only-not-a-secret-change-me"  # noqa: S105 - refused outside development
+DEVELOPMENT_SECRET = "dev-only-not-a-secret-replace-in-production"  # noqa: S105 - refused outside development
 _PLACEHOLDERS = {DEVELOPMENT_SECRET, "changeme", "change-me", "secret", ""}
 
 
@@ -37,9 +37,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production":
-            if self.api_token_secret.get_secret_value() in _PLACEHOLDERS:
+            secret = self.api_token_secret.get_secret_value()
+            if secret in _PLACEHOLDERS or len(secret) < 32:
                 raise ValueError(
-                    "PAYRECON_API_TOKEN_SECRET must be set to a real secret in production"
+                    "PAYRECON_API_TOKEN_SECRET must be a real secret of 32 bytes or more in production"
                 )
             if self.broker_url.startswith("memory://"):
                 raise ValueError("PAYRECON_BROKER_URL must name a real broker in production")

@@ -60,16 +60,17 @@ def money_text(value: Decimal) -> str:
     return f"{cents if cents == value else value.normalize():f}"
 
 
-def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal:
-    """Read an exact decimal from text; floats are refused so that no binary fraction sneaks in."""
+def parse_amount(text: str | int | Decimal, *, field: str | None = None) -> Decimal:
+    """Read an exact decimal; floats are refused so that no binary fraction sneaks in."""
+    prefix = f"{field}: " if field else ""
     if isinstance(text, bool | float):
-        raise InvalidAmount(f"{field}: floats are not accepted for money, got {text!r}")
+        raise InvalidAmount(f"{prefix}floats are not accepted for money, got {text!r}")
     try:
         value = Decimal(text.strip() if isinstance(text, str) else text)
     except decimal.InvalidOperation:
-        raise InvalidAmount(f"{field}: not a decimal number: {text!r}") from None
+        raise InvalidAmount(f"{prefix}not a decimal number: {text!r}") from None
     if not value.is_finite():
-        raise InvalidAmount(f"{field}: not a finite number: {text!r}")
+        raise InvalidAmount(f"{prefix}not a finite number: {text!r}")
     return value
 
 

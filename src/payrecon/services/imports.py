@@ -61,6 +61,10 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
         if missing:
             raise FeedFormatError(str(path), "line 1", f"missing columns: {', '.join(missing)}")
         for row in reader:
+            if None in row:  # DictReader files surplus cells under the key None
+                raise FeedFormatError(
+                    str(path), f"line {reader.line_num}", "more cells than the header has columns"
+                )
             yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
 
 
@@ -135,7 +139,7 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
                 ["external_id"],
                 ["name", "contract_owner_id", "currency", "credit_threshold", "account_number"],
             )
-        ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).tuples().all())
+        ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
         insert_ignoring_conflicts(
             conn,
             t.customer_bank_accounts,
@@ -189,7 +193,7 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
             )
         )
     with engine.begin() as conn:
-        ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).tuples().all())
+        ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
         existing = set(conn.execute(select(t.invoices.c.external_id)).scalars())
         rows: list[dict[str, Any]] = []
         for line, values, customer in parsed:

@@ -153,7 +153,7 @@ def ingest_feed_file(
             )
     except FeedFormatError as exc:
         # The file's own name, not the store's content address, is what a person recognises.
-        error = exc.message.replace(str(path), feed.filename)
+        error = f"{feed.filename}: {exc.place}: {exc.problem}"
         with engine.begin() as conn:
             conn.execute(
                 update(t.feed_files)

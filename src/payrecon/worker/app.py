@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from celery import Celery, signals
-from kombu import Queue
+from kombu.entity import Queue
 
 from payrecon.bootstrap import get_container
 from payrecon.config import Settings
