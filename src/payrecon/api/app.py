@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from payrecon import __version__
-from payrecon.api import routes_balances, routes_health
 from payrecon.api.errors import install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.api.routes import all_routers
 from payrecon.bootstrap import Container, get_container
 
 
@@ -21,6 +21,6 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container or get_container()
     install_error_handlers(app)
-    app.include_router(routes_health.router)
-    app.include_router(routes_balances.router)
+    for router in all_routers():
+        app.include_router(router)
     return app
