@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from payrecon.store.tables import metadata
+from payrecon.store.schema import metadata
 
 config = context.config
 target_metadata = metadata

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from payrecon.store.db import make_engine, upgrade_schema
-from payrecon.store.tables import metadata
+from payrecon.store.schema import metadata
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
