@@ -58,13 +58,14 @@ class ScheduleEntry(BaseModel):
         return timedelta(seconds=self.every or 0)
 
 
-def cron_schedule(expression: str) -> crontab:
+def cron_schedule(expression: str, now: Any = None) -> crontab:
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"crontab {expression!r} must have 5 fields (min hour dom month dow)")
     minute, hour, day_of_month, month_of_year, day_of_week = fields
     try:
-        return crontab(minute, hour, day_of_week, day_of_month, month_of_year)
+        options = {"nowfun": lambda: now} if now is not None else {}
+        return crontab(minute, hour, day_of_week, day_of_month, month_of_year, **options)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"crontab {expression!r}: {exc}") from None
 
@@ -125,10 +126,10 @@ def describe_schedules(entries: list[ScheduleEntry], now: Any = None) -> list[st
     now = now or datetime.now(UTC)
     lines = []
     for e in entries:
-        schedule = e.celery_schedule()
-        if isinstance(schedule, timedelta):
-            when, next_run = f"every {e.every}s", now + schedule
+        if e.crontab is None:
+            when, next_run = f"every {e.every}s", now + timedelta(seconds=e.every or 0)
         else:
+            schedule = cron_schedule(e.crontab, now)
             when, next_run = f"cron {e.crontab}", now + schedule.remaining_estimate(now)
         lines.append(
             f"{e.name}: {e.task} {when} on {e.queue or QUEUE_OF[e.task]};"
