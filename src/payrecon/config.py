@@ -40,7 +40,7 @@ class Settings(BaseSettings):
             secret = self.api_token_secret.get_secret_value()
             if secret in _PLACEHOLDERS or len(secret) < 32:
                 raise ValueError(
-                    "PAYRECON_API_TOKEN_SECRET must be a real secret of 32 bytes or more in production"
+                    "PAYRECON_API_TOKEN_SECRET must be a real secret of 32+ bytes in production"
                 )
             if self.broker_url.startswith("memory://"):
                 raise ValueError("PAYRECON_BROKER_URL must name a real broker in production")

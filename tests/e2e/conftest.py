@@ -24,7 +24,7 @@ from payrecon.worker.app import create_celery
 from tests.conftest import PG_ADMIN, REDIS_URL, pg_url
 
 BIN = Path(sys.executable).parent
-API_SECRET = "e2e-secret-of-sufficient-length-0123456789abcdef"  # noqa: S105
+API_SECRET = "e2e-secret-of-sufficient-length-0123456789abcdef"
 
 
 @dataclass
@@ -59,7 +59,7 @@ def wait_until(check: object, what: str, timeout: float = 45.0) -> None:
         try:
             if check():  # type: ignore[operator]
                 return
-        except Exception:  # noqa: BLE001, S110 - not up yet
+        except Exception:
             pass
         time.sleep(0.3)
     raise AssertionError(f"{what} did not come up within {timeout} s")

@@ -41,7 +41,9 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
     engine = make_engine(stack.database_url)
     with engine.connect() as conn:
         allocations = conn.execute(
-            select(t.statement_lines.c.external_id, t.invoices.c.invoice_number, t.allocations.c.amount)
+            select(
+                t.statement_lines.c.external_id, t.invoices.c.invoice_number, t.allocations.c.amount
+            )
             .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
             .join(t.statement_lines, t.statement_lines.c.id == t.payments.c.statement_line_id)
             .join(t.invoices, t.invoices.c.id == t.allocations.c.invoice_id)
@@ -54,8 +56,12 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
                 )
             ).all()
         )
-        runs = conn.execute(select(t.task_runs.c.name, t.task_runs.c.status, t.task_runs.c.task_id)).all()
-        bowman = conn.execute(select(t.customers.c.id).where(t.customers.c.external_id == "C001")).scalar_one()
+        runs = conn.execute(
+            select(t.task_runs.c.name, t.task_runs.c.status, t.task_runs.c.task_id)
+        ).all()
+        bowman = conn.execute(
+            select(t.customers.c.id).where(t.customers.c.external_id == "C001")
+        ).scalar_one()
     engine.dispose()
     assert [tuple(a) for a in allocations] == [
         ("BR-0001", "INV-00001", D("16.34")),
@@ -72,7 +78,8 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
     # The runs carry Celery task ids, and the worker process (not this one) executed them.
     worker_log = (stack.tmp / "worker.log").read_text()
     for name, _, task_id in runs:
-        assert task_id and task_id in worker_log, f"{name} did not run on the worker"
+        assert task_id, f"{name} has no task id"
+        assert task_id in worker_log, f"{name} did not run on the worker"
 
     token = issue_token(API_SECRET, ["read"])
     response = httpx.get(
@@ -82,10 +89,18 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
     )
     assert response.status_code == 200
     assert json.loads(response.text, parse_float=D)["balance"] == D("23.34")
-    assert httpx.get(f"{stack.api_url}/v1/customer-balances", params={"customer_id": bowman}).status_code == 401
+    assert (
+        httpx.get(
+            f"{stack.api_url}/v1/customer-balances", params={"customer_id": bowman}
+        ).status_code
+        == 401
+    )
 
     exported = stack.payrecon("export", "allocations", "--format", "csv")
-    assert exported.stdout.splitlines()[1] == "BR-0001,INV-00001,16.34,GBP,invoice_reference_exact,1.000"
+    assert (
+        exported.stdout.splitlines()[1]
+        == "BR-0001,INV-00001,16.34,GBP,invoice_reference_exact,1.000"
+    )
 
     # The same file again adds no row.
     before = counts(stack)
@@ -95,9 +110,13 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
     assert counts(stack) == before
 
 
-def test_malformed_file_is_rejected_by_the_worker_and_writes_nothing(stack: Stack, tmp_path: Path) -> None:
+def test_malformed_file_is_rejected_by_the_worker_and_writes_nothing(
+    stack: Stack, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken-statement.xml"
-    broken.write_text((DATA / "statement.camt053.xml").read_text().replace("</Ntry>", "</Entry>", 1))
+    broken.write_text(
+        (DATA / "statement.camt053.xml").read_text().replace("</Ntry>", "</Entry>", 1)
+    )
     before = counts(stack)
     result = stack.payrecon("ingest", str(broken), "--wait")
     assert result.returncode == 1

@@ -17,18 +17,24 @@ from payrecon.config import Settings
 from payrecon.store import tables as t
 from tests.integration.test_pipeline_services import load_ledger, run_pipeline
 
-SECRET = "test-secret-for-the-api-tests-only-0123456789"  # noqa: S105
+SECRET = "test-secret-for-the-api-tests-only-0123456789"
 
 
 @pytest.fixture
 def client(engine: Engine, tmp_path: Path) -> TestClient:
     load_ledger(engine)
-    run_pipeline(engine, tmp_path / "store", Path(__file__).parents[1] / "data" / "statement.camt053.xml")
-    settings = Settings(api_token_secret=SECRET, feed_store_dir=tmp_path / "store", environment="test")
+    run_pipeline(
+        engine, tmp_path / "store", Path(__file__).parents[1] / "data" / "statement.camt053.xml"
+    )
+    settings = Settings(
+        api_token_secret=SECRET, feed_store_dir=tmp_path / "store", environment="test"
+    )
     return TestClient(create_app(Container(settings=settings, engine=engine)))
 
 
-def bearer(*scopes: str, secret: str = SECRET, ttl: timedelta = timedelta(minutes=5)) -> dict[str, str]:
+def bearer(
+    *scopes: str, secret: str = SECRET, ttl: timedelta = timedelta(minutes=5)
+) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(secret, scopes, ttl=ttl)}"}
 
 
@@ -39,7 +45,9 @@ def test_healthz_needs_no_token(client: TestClient) -> None:
 
 def test_customer_balance_in_the_seed_shape(client: TestClient, engine: Engine) -> None:
     with engine.connect() as conn:
-        cid = conn.execute(select(t.customers.c.id).where(t.customers.c.external_id == "C001")).scalar_one()
+        cid = conn.execute(
+            select(t.customers.c.id).where(t.customers.c.external_id == "C001")
+        ).scalar_one()
     response = client.get(f"/v1/customer-balances?customer_id={cid}", headers=bearer("read"))
     assert response.status_code == 200
     body = json.loads(response.text, parse_float=str)
@@ -50,7 +58,11 @@ def test_customer_balance_in_the_seed_shape(client: TestClient, engine: Engine) 
         "totalPayments": "216.34",
         "totalPaymentsSinceLastInvoice": "216.34",
         "paymentMethodSummary": {"paymentMethod": "DIRECT_DEBIT", "summaryType": "NONE"},
-        "repaymentPlanSummary": {"repaymentPlanAmount": "0.00", "repaymentPlanRemainingPeriods": 0, "summaryType": "NONE"},
+        "repaymentPlanSummary": {
+            "repaymentPlanAmount": "0.00",
+            "repaymentPlanRemainingPeriods": 0,
+            "summaryType": "NONE",
+        },
     }
     # Amounts are JSON numbers, written with their exact digits.
     assert '"balance":23.34' in response.text
@@ -59,7 +71,11 @@ def test_customer_balance_in_the_seed_shape(client: TestClient, engine: Engine) 
 def test_unknown_customer_is_404_with_the_error_shape(client: TestClient) -> None:
     response = client.get("/v1/customer-balances?customer_id=999999", headers=bearer("read"))
     assert response.status_code == 404
-    assert response.json() == {"code": "not_found", "message": "customer 999999 does not exist", "details": None}
+    assert response.json() == {
+        "code": "not_found",
+        "message": "customer 999999 does not exist",
+        "details": None,
+    }
 
 
 def test_invalid_query_is_422(client: TestClient) -> None:

@@ -46,7 +46,9 @@ def run_pipeline(engine: Engine, store: Path, *files: Path) -> list[int]:
 def customer_id(engine: Engine, external_id: str) -> int:
     with engine.connect() as conn:
         return int(
-            conn.execute(select(t.customers.c.id).where(t.customers.c.external_id == external_id)).scalar_one()
+            conn.execute(
+                select(t.customers.c.id).where(t.customers.c.external_id == external_id)
+            ).scalar_one()
         )
 
 
@@ -62,7 +64,9 @@ def test_imports_are_idempotent_and_keep_several_ibans(engine: Engine) -> None:
     assert count(engine, t.invoices) == 4
 
 
-def test_bad_csv_cell_names_line_and_column_and_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+def test_bad_csv_cell_names_line_and_column_and_writes_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
     load_ledger(engine)
     bad = tmp_path / "invoices.csv"
     bad.write_text(
@@ -83,20 +87,29 @@ def test_pipeline_allocates_by_exact_reference(engine: Engine, tmp_path: Path) -
     run_pipeline(engine, tmp_path / "store", DATA / "statement.camt053.xml")
     with engine.connect() as conn:
         rows = conn.execute(
-            select(t.statement_lines.c.external_id, t.invoices.c.invoice_number, t.allocations.c.amount)
+            select(
+                t.statement_lines.c.external_id, t.invoices.c.invoice_number, t.allocations.c.amount
+            )
             .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
             .join(t.statement_lines, t.statement_lines.c.id == t.payments.c.statement_line_id)
             .join(t.invoices, t.invoices.c.id == t.allocations.c.invoice_id)
             .order_by(t.allocations.c.id)
         ).all()
-        statuses = dict(conn.execute(select(t.statement_lines.c.external_id, t.statement_lines.c.status)).all())
+        statuses = dict(
+            conn.execute(select(t.statement_lines.c.external_id, t.statement_lines.c.status)).all()
+        )
     assert [tuple(r) for r in rows] == [
         ("BR-0001", "INV-00001", D("16.34")),
         ("BR-0002", "INV-00002", D("40.00")),
         ("BR-0002", "INV-00001", D("136.66")),
         ("BR-0004", "INV-00004", D("17.00")),
     ]
-    assert statuses == {"BR-0001": "matched", "BR-0002": "matched", "BR-0003": "unmatched", "BR-0004": "matched"}
+    assert statuses == {
+        "BR-0001": "matched",
+        "BR-0002": "matched",
+        "BR-0003": "unmatched",
+        "BR-0004": "matched",
+    }
     bowman = get_balance(engine, customer_id(engine, "C001"))
     assert (bowman.balance, bowman.total_payments, bowman.total_payments_since_last_invoice) == (
         D("23.34"),
@@ -107,15 +120,23 @@ def test_pipeline_allocates_by_exact_reference(engine: Engine, tmp_path: Path) -
     assert get_balance(engine, customer_id(engine, "C003")).balance == D("-233.00")
 
 
-def test_reingesting_the_same_or_a_renamed_copy_adds_nothing(engine: Engine, tmp_path: Path) -> None:
+def test_reingesting_the_same_or_a_renamed_copy_adds_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
     load_ledger(engine)
     store = tmp_path / "store"
     run_pipeline(engine, store, DATA / "statement.camt053.xml")
-    before = [count(engine, table) for table in (t.feed_files, t.statement_lines, t.payments, t.allocations)]
+    before = [
+        count(engine, table)
+        for table in (t.feed_files, t.statement_lines, t.payments, t.allocations)
+    ]
     copy = tmp_path / "renamed.xml"
     shutil.copyfile(DATA / "statement.camt053.xml", copy)
     assert run_pipeline(engine, store, DATA / "statement.camt053.xml", copy) == []
-    after = [count(engine, table) for table in (t.feed_files, t.statement_lines, t.payments, t.allocations)]
+    after = [
+        count(engine, table)
+        for table in (t.feed_files, t.statement_lines, t.payments, t.allocations)
+    ]
     assert before == after == [1, 4, 3, 4]
 
 
@@ -127,7 +148,7 @@ def test_overlapping_statement_adds_only_new_lines(engine: Engine, tmp_path: Pat
     # Same account, one line already seen (BR-0004) and one new one; the balances still agree.
     overlapping = text.replace("TEST-STMT-1", "TEST-STMT-2").replace("1333.33", "1350.33", 1)
     overlapping = overlapping.replace("BR-0001", "BR-0005")
-    overlapping = overlapping.replace("<Amt Ccy=\"GBP\">16.34</Amt>", "<Amt Ccy=\"GBP\">33.34</Amt>")
+    overlapping = overlapping.replace('<Amt Ccy="GBP">16.34</Amt>', '<Amt Ccy="GBP">33.34</Amt>')
     path = tmp_path / "overlap.xml"
     path.write_text(overlapping)
     (feed_id,) = run_pipeline(engine, store, path)
@@ -137,7 +158,9 @@ def test_overlapping_statement_adds_only_new_lines(engine: Engine, tmp_path: Pat
     assert (feed.line_count, feed.new_line_count) == (4, 1)
 
 
-def test_malformed_xml_is_quarantined_with_its_place_and_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+def test_malformed_xml_is_quarantined_with_its_place_and_writes_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
     load_ledger(engine)
     truncated = tmp_path / "truncated.xml"
     truncated.write_text((DATA / "statement.camt053.xml").read_text()[:2500])
@@ -180,5 +203,7 @@ def test_reimport_cannot_drop_a_total_below_its_allocations(engine: Engine, tmp_
     with pytest.raises(Conflict, match="INV-00002"):
         import_invoices(engine, lowered)
     with engine.connect() as conn:
-        total = conn.execute(select(t.invoices.c.total).where(t.invoices.c.invoice_number == "INV-00002")).scalar()
+        total = conn.execute(
+            select(t.invoices.c.total).where(t.invoices.c.invoice_number == "INV-00002")
+        ).scalar()
     assert total == D("40.00")

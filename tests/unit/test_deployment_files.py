@@ -25,7 +25,9 @@ def test_compose_has_the_stack() -> None:
     assert beat["deploy"]["replicas"] == 1
     flower = COMPOSE["services"]["flower"]
     assert any(arg.startswith("--basic-auth=") for arg in flower["command"])
-    assert all(p.startswith("127.0.0.1:") for p in flower["ports"]), "Flower must not listen outside"
+    assert all(p.startswith("127.0.0.1:") for p in flower["ports"]), (
+        "Flower must not listen outside"
+    )
 
 
 def resolve(command: list[str]) -> tuple[object, list[str]]:

@@ -18,10 +18,14 @@ def test_iban_is_masked() -> None:
     assert mask_iban("INV-0001234") == "INV-0001234"
 
 
-def test_task_lines_carry_task_id_and_name_and_mask_ibans(capsys: pytest.CaptureFixture[str]) -> None:
+def test_task_lines_carry_task_id_and_name_and_mask_ibans(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     configure_logging("json", "INFO")
     _bind_task_context(task_id="abc-123", task=FakeTask())
-    structlog.get_logger("t").info("match.line.unmatched", counterparty="GB29NWBK60161331926819", token="s3cret")
+    structlog.get_logger("t").info(
+        "match.line.unmatched", counterparty="GB29NWBK60161331926819", token="s3cret"
+    )
     _unbind_task_context()
     structlog.get_logger("t").info("outside")
     first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())

@@ -4,7 +4,12 @@ from pathlib import Path
 import pytest
 
 from payrecon.domain.errors import InvalidInput
-from payrecon.worker.schedules import beat_schedule, default_schedules_dir, describe_schedules, load_schedules
+from payrecon.worker.schedules import (
+    beat_schedule,
+    default_schedules_dir,
+    describe_schedules,
+    load_schedules,
+)
 
 
 def test_the_bundled_schedules_validate() -> None:
@@ -15,7 +20,10 @@ def test_the_bundled_schedules_validate() -> None:
     assert schedule["reconcile-pending"]["schedule"] == timedelta(seconds=300)
     assert schedule["reconcile-pending"]["options"] == {"queue": "match", "expires": 240}
     lines = describe_schedules(entries, now=datetime(2026, 11, 21, 2, 0, tzinfo=UTC))
-    assert "recompute-balances-nightly: recompute_balances cron 15 2 * * * on balances; next 2026-11-21 02:15:00 UTC" in lines
+    assert (
+        "recompute-balances-nightly: recompute_balances cron 15 2 * * * on balances; next 2026-11-21 02:15:00 UTC"
+        in lines
+    )
 
 
 @pytest.mark.parametrize(
@@ -25,7 +33,10 @@ def test_the_bundled_schedules_validate() -> None:
         ("- {name: a, task: reconcile_pending, crontab: '61 * * * *'}", "crontab"),
         ("- {name: a, task: reconcile_pending}", "exactly one of"),
         ("- {name: a, task: reconcile_pending, every: 5, colour: red}", "colour"),
-        ("- {name: a, task: reconcile_pending, every: 5}\n- {name: a, task: recompute_balances, every: 9}", "duplicate name 'a'"),
+        (
+            "- {name: a, task: reconcile_pending, every: 5}\n- {name: a, task: recompute_balances, every: 9}",
+            "duplicate name 'a'",
+        ),
     ],
 )
 def test_bad_schedules_stop_with_the_file_and_entry(tmp_path: Path, text: str, error: str) -> None:
