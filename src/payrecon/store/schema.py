@@ -5,7 +5,7 @@ Each capability keeps its tables in a module of its own; add the module's import
 
 from __future__ import annotations
 
-from payrecon.store import tables
+from payrecon.store import audit_tables, tables
 from payrecon.store.tables import metadata
 
-__all__ = ["metadata", "tables"]
+__all__ = ["audit_tables", "metadata", "tables"]

@@ -17,7 +17,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Amount(TypeDecorator[Decimal]):
-# Ids: BIGINT on PostgreSQL; INTEGER on SQLite, the only autoincrementing rowid type there.
+    # Ids: BIGINT on PostgreSQL; INTEGER on SQLite, the only autoincrementing rowid type there.
 
     impl = Numeric
     cache_ok = True
@@ -27,6 +27,10 @@ class Amount(TypeDecorator[Decimal]):
         self.scale = scale
         self.precision = precision
         self._quantum = Decimal(1).scaleb(-scale)
+
+    def __repr__(self) -> str:
+        # Alembic autogenerate renders column types with repr(): keep the scale in migrations.
+        return f"Amount(scale={self.scale}, precision={self.precision})"
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
