@@ -253,5 +253,42 @@ def schedules(
         out.print(line, highlight=False)
 
 
+@app.command()
+def trigger(
+    task: Annotated[str, typer.Argument(help="Short name, e.g. reconcile_pending.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="key=value; repeatable.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the task's result.")] = False,
+    idempotency_key: Annotated[str | None, typer.Option(help="Run at most once per key.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600.0,
+) -> None:
+    """Enqueue a task by its short name (recorded and audited as triggered by `cli`)."""
+    from payrecon.worker.dispatch import trigger as run_trigger
+    from payrecon.worker.dispatch import wait_for
+    from payrecon.worker.registry import parse_cli_params
+
+    container = _container()
+    try:
+        triggered = run_trigger(
+            container,
+            task,
+            parse_cli_params(param or []),
+            actor="cli",
+            idempotency_key=idempotency_key,
+        )
+    except PayreconError as exc:
+        raise _fail(exc) from None
+    if not triggered.created:
+        out.print(
+            f"{task}: already triggered with this key as task {triggered.task_id}; not run again"
+        )
+        return
+    out.print(f"{task}: task {triggered.task_id}")
+    if wait:
+        result = wait_for(triggered.task_id, timeout)
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+
+
 def main() -> None:
     app()

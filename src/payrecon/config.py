@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     reconcile_chunk_size: int = Field(default=5000, ge=1)
     write_batch_size: int = Field(default=5000, ge=1)
     schedules_dir: Path | None = None
+    max_deliveries: int = Field(
+        default=3, ge=1, description="Runs of one message before it is dead-lettered."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -70,11 +70,15 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
         ("BR-0004", "INV-00004", D("17.00")),
     ]
     assert balances == {"C001": D("23.34"), "C002": D("-99.99"), "C003": D("-233.00")}
-    assert sorted((name, status) for name, status, _ in runs) == [
+    # Other tests of the session trigger tasks too: look at this pipeline's kinds of run.
+    statuses = {(name, status) for name, status, _ in runs}
+    assert {
         ("ingest_file", "succeeded"),
-        ("recompute_balances", "succeeded"),
         ("reconcile_pending", "succeeded"),
-    ]
+        ("recompute_balances", "succeeded"),
+    } <= statuses
+    assert [name for name, _, _ in runs].count("ingest_file") == 1
+    assert not {status for _, status, _ in runs} - {"succeeded"}
     # The runs carry Celery task ids, and the worker process (not this one) executed them.
     worker_log = (stack.tmp / "worker.log").read_text()
     for name, _, task_id in runs:

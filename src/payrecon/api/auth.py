@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -33,7 +34,15 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def _scopes_of(token: str, secret: str) -> set[str]:
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's subject (written to the audit log) and its scopes."""
+
+    subject: str
+    scopes: frozenset[str]
+
+
+def _claims_of(token: str, secret: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(
             token, secret, algorithms=["HS256"], options={"require": ["exp", "scope"]}
@@ -44,21 +53,26 @@ def _scopes_of(token: str, secret: str) -> set[str]:
             detail={"code": "not_authenticated", "message": f"invalid token: {exc}"},
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
+    return dict(claims)
+
+
+def _scopes(claims: dict[str, Any]) -> set[str]:
     scope = claims["scope"]
     return set(scope.split() if isinstance(scope, str) else scope)
 
 
-def require(scope: str) -> Callable[..., set[str]]:
-    """A dependency that lets the request through only with a token holding `scope`.
-    `admin` implies `write`, and `write` implies `read`."""
-    implied = {"read": {"read", "write", "admin"}, "write": {"write", "admin"}, "admin": {"admin"}}[
-        scope
-    ]
+_IMPLIED = {"read": {"read", "write", "admin"}, "write": {"write", "admin"}, "admin": {"admin"}}
+
+
+def caller(scope: str) -> Callable[..., Principal]:
+    """A dependency that lets the request through only with a token holding `scope`, and hands
+    the route the `Principal` (for the audit log). `admin` implies `write` implies `read`."""
+    implied = _IMPLIED[scope]
 
     def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> set[str]:
+    ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -66,12 +80,24 @@ def require(scope: str) -> Callable[..., set[str]]:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         secret = request.app.state.container.settings.api_token_secret.get_secret_value()
-        scopes = _scopes_of(credentials.credentials, secret)
+        claims = _claims_of(credentials.credentials, secret)
+        scopes = _scopes(claims)
         if not scopes & implied:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 detail={"code": "forbidden", "message": f"this needs the {scope!r} scope"},
             )
-        return scopes
+        return Principal(subject=str(claims.get("sub", "unknown")), scopes=frozenset(scopes))
+
+    return dependency
+
+
+def require(scope: str) -> Callable[..., set[str]]:
+    """Like `caller`, for routes that need only the check: returns the token's scopes."""
+    check = caller(scope)
+
+    # A plain default, not Annotated: `check` is local, and annotations are strings here.
+    def dependency(principal: Principal = Depends(check)) -> set[str]:
+        return set(principal.scopes)
 
     return dependency

@@ -5,7 +5,8 @@ Each capability keeps its tables in a module of its own; add the module's import
 
 from __future__ import annotations
 
-from payrecon.store import audit_tables, tables
+import payrecon.store.ledger_tables  # noqa: F401  (registers the ledger tables)
+from payrecon.store import admin_tables, audit_tables, ops_tables, tables
 from payrecon.store.tables import metadata
 
-__all__ = ["audit_tables", "metadata", "tables"]
+__all__ = ["admin_tables", "audit_tables", "metadata", "ops_tables", "tables"]

@@ -36,6 +36,7 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue="ingest",
         task_always_eager=settings.in_process_worker,
         task_eager_propagates=True,
+        task_store_eager_result=True,
         task_track_started=True,
         worker_send_task_events=True,
         task_send_sent_event=True,

@@ -1,4 +1,4 @@
-"""Enqueueing the pipeline. Called only after the transaction that made the work has committed."""
+"""Enqueueing. Called only after the transaction that made the work has committed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from celery import chain
+from celery.result import AsyncResult
 
+from payrecon.bootstrap import Container
+from payrecon.services.triggers import Trigger, forget_trigger, record_trigger
+from payrecon.worker.app import app
+from payrecon.worker.registry import task_spec
 from payrecon.worker.tasks import ingest_file, recompute_balances, reconcile_pending
 
 
@@ -18,3 +23,56 @@ def enqueue_pipeline(feed_file_ids: Sequence[int]) -> Any:
     steps = [ingest_file.si(feed_file_id=i) for i in feed_file_ids]
     steps += [reconcile_pending.si(), recompute_balances.si()]
     return chain(*steps).apply_async()
+
+
+def trigger(
+    container: Container,
+    short_name: str,
+    raw_params: dict[str, Any],
+    *,
+    actor: str,
+    idempotency_key: str | None = None,
+) -> Trigger:
+    """Validate, record (once per idempotency key), then enqueue a task by its short name."""
+    spec = task_spec(short_name)
+    params = spec.validate(raw_params)
+    recorded = record_trigger(
+        container.engine, short_name, params, actor=actor, idempotency_key=idempotency_key
+    )
+    if recorded.created:
+        try:
+            app.tasks[spec.celery_name].apply_async(
+                kwargs=params, task_id=recorded.task_id, queue=spec.queue
+            )
+        except Exception:
+            forget_trigger(container.engine, recorded.task_id)
+            raise
+    return recorded
+
+
+def task_state(task_id: str) -> str:
+    """Celery's state of a task (PENDING, STARTED, SUCCESS, FAILURE, RETRY)."""
+    return str(AsyncResult(task_id, app=app).state)
+
+
+def wait_for(task_id: str, timeout: float) -> Any:
+    return AsyncResult(task_id, app=app).get(timeout=timeout, propagate=True)
+
+
+def broker_reachable() -> None:
+    """Raises when the broker cannot be reached (the in-process broker always can)."""
+    if app.conf.broker_url.startswith("memory://"):
+        return
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting per queue (Redis broker); none for the in-process broker."""
+    if not app.conf.broker_url.startswith(("redis://", "rediss://")):
+        return {}
+    from payrecon.worker.app import QUEUES
+
+    with app.connection_for_read() as connection:
+        client = connection.default_channel.client
+        return {queue: int(client.llen(queue)) for queue in QUEUES}

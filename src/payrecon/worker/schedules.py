@@ -22,13 +22,7 @@ from celery.schedules import crontab
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from payrecon.domain.errors import InvalidInput
-
-TASKS = {
-    "ingest_file": "payrecon.ingest_file",
-    "reconcile_pending": "payrecon.reconcile_pending",
-    "recompute_balances": "payrecon.recompute_balances",
-}
-QUEUE_OF = {"ingest_file": "ingest", "reconcile_pending": "match", "recompute_balances": "balances"}
+from payrecon.worker.registry import TASKS
 
 
 class ScheduleEntry(BaseModel):
@@ -50,6 +44,7 @@ class ScheduleEntry(BaseModel):
             raise ValueError("give exactly one of `every` (seconds) and `crontab`")
         if self.crontab is not None:
             cron_schedule(self.crontab)
+        TASKS[self.task].validate(self.kwargs)
         return self
 
     def celery_schedule(self) -> Any:
@@ -107,11 +102,11 @@ def load_schedules(directory: Path) -> list[ScheduleEntry]:
 def beat_schedule(entries: list[ScheduleEntry]) -> dict[str, dict[str, Any]]:
     return {
         e.name: {
-            "task": TASKS[e.task],
+            "task": TASKS[e.task].celery_name,
             "schedule": e.celery_schedule(),
             "kwargs": e.kwargs,
             "options": {
-                "queue": e.queue or QUEUE_OF[e.task],
+                "queue": e.queue or TASKS[e.task].queue,
                 **({"expires": e.expires} if e.expires else {}),
             },
         }
@@ -132,7 +127,7 @@ def describe_schedules(entries: list[ScheduleEntry], now: Any = None) -> list[st
             schedule = cron_schedule(e.crontab, now)
             when, next_run = f"cron {e.crontab}", now + schedule.remaining_estimate(now)
         lines.append(
-            f"{e.name}: {e.task} {when} on {e.queue or QUEUE_OF[e.task]};"
+            f"{e.name}: {e.task} {when} on {e.queue or TASKS[e.task].queue};"
             f" next {next_run:%Y-%m-%d %H:%M:%S} UTC"
         )
     return lines

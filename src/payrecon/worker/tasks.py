@@ -1,55 +1,103 @@
-"""Tasks: keyword-only ids in, one service call, counts out. Idempotent, so acks_late is safe."""
+"""Tasks: keyword-only ids in, one service call, counts out. Idempotent, so acks_late is safe.
+
+Every task records its run (`task_runs`), is run at most `max_deliveries` times for one message
+(then dead-lettered), and retries with backoff only on transient errors (a dropped database or
+broker connection); any other error fails the run at once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from payrecon.bootstrap import get_container
+from celery import Task
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError
+
+from payrecon.bootstrap import Container, get_container
 from payrecon.services.balances import recompute_balances as recompute_balances_service
+from payrecon.services.inbox import scan_inbox as scan_inbox_service
 from payrecon.services.ingest import ingest_feed_file
+from payrecon.services.ledger_audit import audit_ledger as audit_ledger_service
 from payrecon.services.reconcile import reconcile_pending as reconcile_pending_service
 from payrecon.services.task_runs import recorded_run
 from payrecon.worker.app import app
 
+TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)
 
-@app.task(name="payrecon.ingest_file", queue="ingest", bind=True)
+
+class PayreconTask(Task):  # type: ignore[misc]
+    autoretry_for = TRANSIENT
+    retry_backoff = 5
+    retry_backoff_max = 600
+    retry_jitter = True
+    max_retries = 5
+    acks_late = True
+    reject_on_worker_lost = True
+
+
+def _recorded(
+    task: Any, name: str, params: dict[str, Any], work: Callable[[Container], dict[str, Any]]
+) -> dict[str, Any]:
+    container = get_container()
+    with recorded_run(
+        container.engine,
+        name,
+        task_id=task.request.id,
+        params=params,
+        max_deliveries=container.settings.max_deliveries,
+    ) as run:
+        if run.dead_lettered:
+            return {"dead_lettered": True}
+        run.counts = work(container)
+    return run.counts
+
+
+@app.task(name="payrecon.ingest_file", queue="ingest", bind=True, base=PayreconTask)
 def ingest_file(self: Any, *, feed_file_id: int) -> dict[str, Any]:
-    container = get_container()
-    params = {"feed_file_id": feed_file_id}
-    with recorded_run(
-        container.engine, "ingest_file", task_id=self.request.id, params=params
-    ) as run:
+    def work(c: Container) -> dict[str, Any]:
         result = ingest_feed_file(
-            container.engine,
-            container.settings.feed_store_dir,
+            c.engine,
+            c.settings.feed_store_dir,
             feed_file_id,
-            batch_size=container.settings.write_batch_size,
+            batch_size=c.settings.write_batch_size,
         )
-        run.counts = {"lines": result.lines, "new_lines": result.new_lines, "status": result.status}
-    return {**run.counts, "feed_file_id": feed_file_id, "error": result.error}
+        return {"lines": result.lines, "new_lines": result.new_lines, "status": result.status}
+
+    return _recorded(self, "ingest_file", {"feed_file_id": feed_file_id}, work)
 
 
-@app.task(name="payrecon.reconcile_pending", queue="match", bind=True)
+@app.task(name="payrecon.scan_inbox", queue="ingest", bind=True, base=PayreconTask)
+def scan_inbox(self: Any) -> dict[str, Any]:
+    def work(c: Container) -> dict[str, Any]:
+        scan = scan_inbox_service(c.engine, c.settings.feed_store_dir, c.settings.inbox_dir)
+        return scan.as_counts()
+
+    counts = _recorded(self, "scan_inbox", {}, work)
+    if counts.get("processed"):
+        # New lines arrived: match them and move the balances, after this task's commits.
+        (reconcile_pending.si() | recompute_balances.si()).apply_async()
+    return counts
+
+
+@app.task(name="payrecon.reconcile_pending", queue="match", bind=True, base=PayreconTask)
 def reconcile_pending(self: Any) -> dict[str, Any]:
-    container = get_container()
-    with recorded_run(
-        container.engine, "reconcile_pending", task_id=self.request.id, params={}
-    ) as run:
-        result = reconcile_pending_service(
-            container.engine, chunk_size=container.settings.reconcile_chunk_size
-        )
-        run.counts = result.as_dict()
-    return run.counts
+    def work(c: Container) -> dict[str, Any]:
+        return reconcile_pending_service(
+            c.engine, chunk_size=c.settings.reconcile_chunk_size
+        ).as_dict()
+
+    return _recorded(self, "reconcile_pending", {}, work)
 
 
-@app.task(name="payrecon.recompute_balances", queue="balances", bind=True)
+@app.task(name="payrecon.recompute_balances", queue="balances", bind=True, base=PayreconTask)
 def recompute_balances(self: Any, *, customer_ids: list[int] | None = None) -> dict[str, Any]:
-    container = get_container()
-    params = {"customer_ids": customer_ids}
-    with recorded_run(
-        container.engine, "recompute_balances", task_id=self.request.id, params=params
-    ) as run:
-        run.counts = {
-            "customers": recompute_balances_service(container.engine, customer_ids=customer_ids)
-        }
-    return run.counts
+    def work(c: Container) -> dict[str, Any]:
+        return {"customers": recompute_balances_service(c.engine, customer_ids=customer_ids)}
+
+    return _recorded(self, "recompute_balances", {"customer_ids": customer_ids}, work)
+
+
+@app.task(name="payrecon.audit_ledger", queue="balances", bind=True, base=PayreconTask)
+def audit_ledger(self: Any) -> dict[str, Any]:
+    return _recorded(self, "audit_ledger", {}, lambda c: audit_ledger_service(c.engine).as_counts())

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.worker.dispatch import broker_reachable
 
 router = APIRouter(tags=["ops"])
 
@@ -20,12 +21,20 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> Any:
-    """The database answers (the broker check joins with the operations issue)."""
+    """The database and the broker answer; 503 names what does not."""
+    checks: dict[str, str] = {}
     try:
         with request.app.state.container.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # readiness reports any failure as "not ready"
+        checks["database"] = type(exc).__name__
+    try:
+        broker_reachable()
+        checks["broker"] = "ok"
     except Exception as exc:
-        return DecimalJSONResponse(
-            {"status": "unavailable", "database": type(exc).__name__}, status_code=503
-        )
-    return {"status": "ok", "database": "ok"}
+        checks["broker"] = type(exc).__name__
+    ready = all(v == "ok" for v in checks.values())
+    return DecimalJSONResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, status_code=200 if ready else 503
+    )

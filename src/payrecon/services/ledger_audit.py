@@ -1,0 +1,120 @@
+"""The nightly audit of the ledger's invariants (DESIGN.md, "Data and invariants").
+
+A breach is reported (returned, logged, recorded with the task run), never silently fixed:
+fixing money needs a person who knows why it broke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, func, select
+
+from payrecon.logging import get_logger
+from payrecon.store import tables as t
+from payrecon.store.queries import live_allocated_by_invoice
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    invariant: str
+    entity: str
+    entity_id: int
+    detail: str
+
+
+@dataclass(slots=True)
+class AuditReport:
+    checked: dict[str, int] = field(default_factory=dict)
+    breaches: list[Breach] = field(default_factory=list)
+
+    def as_counts(self) -> dict[str, object]:
+        return {
+            "checked": self.checked,
+            "breaches": len(self.breaches),
+            "breached": [
+                f"{b.invariant} {b.entity} {b.entity_id}: {b.detail}" for b in self.breaches[:50]
+            ],
+        }
+
+
+def audit_ledger(engine: Engine) -> AuditReport:
+    report = AuditReport()
+    allocated = live_allocated_by_invoice().subquery()
+    by_payment = (
+        select(t.allocations.c.payment_id, func.sum(t.allocations.c.amount).label("allocated"))
+        .group_by(t.allocations.c.payment_id)
+        .subquery()
+    )
+    with engine.connect() as conn:
+        report.checked["invoices"] = conn.execute(
+            select(func.count()).select_from(t.invoices)
+        ).scalar_one()
+        report.checked["payments"] = conn.execute(
+            select(func.count()).select_from(t.payments)
+        ).scalar_one()
+        for row in conn.execute(
+            select(t.invoices.c.id, t.invoices.c.total, allocated.c.allocated)
+            .join(allocated, allocated.c.invoice_id == t.invoices.c.id)
+            .where(allocated.c.allocated > t.invoices.c.total)
+        ):
+            report.breaches.append(
+                Breach(
+                    "invoice_over_allocated",
+                    "invoice",
+                    row.id,
+                    f"{row.allocated:f} > total {row.total:f}",
+                )
+            )
+        for row in conn.execute(
+            select(t.payments.c.id, t.payments.c.amount, by_payment.c.allocated)
+            .join(by_payment, by_payment.c.payment_id == t.payments.c.id)
+            .where(t.payments.c.status == "active", by_payment.c.allocated > t.payments.c.amount)
+        ):
+            report.breaches.append(
+                Breach(
+                    "payment_over_applied",
+                    "payment",
+                    row.id,
+                    f"{row.allocated:f} > amount {row.amount:f}",
+                )
+            )
+        for row in conn.execute(
+            select(
+                t.allocations.c.id,
+                t.allocations.c.currency,
+                t.invoices.c.currency.label("invoice_currency"),
+            )
+            .join(t.invoices, t.invoices.c.id == t.allocations.c.invoice_id)
+            .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
+            .where(
+                t.allocations.c.currency != t.invoices.c.currency, t.payments.c.exchange_rate == 1
+            )
+        ):
+            report.breaches.append(
+                Breach(
+                    "cross_currency_without_rate",
+                    "allocation",
+                    row.id,
+                    f"{row.currency} allocated to a {row.invoice_currency} invoice at rate 1",
+                )
+            )
+        for row in conn.execute(
+            select(t.statement_lines.c.id)
+            .outerjoin(t.payments, t.payments.c.statement_line_id == t.statement_lines.c.id)
+            .where(t.statement_lines.c.status == "matched", t.payments.c.id.is_(None))
+        ):
+            report.breaches.append(
+                Breach("matched_line_without_payment", "statement_line", row.id, "no payment")
+            )
+    for breach in report.breaches:
+        log.error(
+            "audit.invariant.breached",
+            invariant=breach.invariant,
+            entity=breach.entity,
+            entity_id=breach.entity_id,
+            detail=breach.detail,
+        )
+    return report
