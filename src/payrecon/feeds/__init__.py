@@ -1,0 +1,19 @@
+"""Bank-statement files (camt.052/053/054, MT940/942, BAI2, OFX, CSV) read into `StatementLine`s.
+
+    detect_format(path)                  the format, from the content
+    read_statement_file(path, ...)       the normalised lines, verified against the file's totals
+    read_statements(path, ...)           one StatementHeader per statement in the file
+
+Every malformed input raises `payrecon.domain.errors.FeedFormatError` naming the file and the place.
+"""
+
+from payrecon.feeds.detect import FORMATS, detect_format, read_statement_file, read_statements
+from payrecon.feeds.statement import StatementHeader
+
+__all__ = [
+    "FORMATS",
+    "StatementHeader",
+    "detect_format",
+    "read_statement_file",
+    "read_statements",
+]
