@@ -44,6 +44,24 @@ def db_upgrade() -> None:
     out.print("schema is up to date")
 
 
+@import_app.command("contract-owners")
+def import_contract_owners(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+) -> None:
+    """Columns: contract_owner_id, name, and optionally price_rounding_mode, price_decimal_places,
+    bank_account_name, bank_iban, bank_account_number, bank_sort_code, bank_swift_code,
+    invoice_number_format. An owner's bank account decides which statements are its."""
+    from payrecon.services.imports import import_contract_owners as run
+
+    try:
+        result = run(_container().engine, file)
+    except PayreconError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"contract owners: {result.rows} rows, {result.created} created, {result.updated} updated"
+    )
+
+
 @import_app.command("customers")
 def import_customers(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Columns: customer_id, name, contract_owner_id, currency, credit_threshold,

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from payrecon.bootstrap import Container
 from payrecon.domain.money import money_text
-from payrecon.services.imports import import_customers, import_invoices
+from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
 from payrecon.services.ingest import receive_file
 from payrecon.services.reports import Summary, reconciliation_summary
 from payrecon.store.db import upgrade_schema
@@ -38,15 +38,17 @@ def run_demo(container: Container, console: Console, *, timeout: float = 600.0) 
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        step = progress.add_task("migrating the schema", total=6)
+        step = progress.add_task("migrating the schema", total=7)
         upgrade_schema(container.settings.database_url)
+        progress.update(step, advance=1, description="importing contract owners")
+        import_contract_owners(engine, data / "contract_owners.csv")
         progress.update(step, advance=1, description="importing customers")
         import_customers(engine, data / "customers.csv")
         progress.update(step, advance=1, description="importing invoices")
         import_invoices(engine, data / "invoices.csv")
         progress.update(step, advance=1, description="receiving statements")
         received = [
-            receive_file(engine, container.settings.feed_store_dir, data / name)
+            receive_file(engine, container.settings.feed_store_dir, data / name, source="demo")
             for name in STATEMENTS
         ]
         progress.update(step, advance=1, description="ingest, reconcile, balances")

@@ -31,6 +31,8 @@ def counts(stack: Stack) -> tuple[int, ...]:
 
 
 def test_ingest_through_a_real_worker(stack: Stack) -> None:
+    owners = stack.payrecon("import", "contract-owners", str(DATA / "contract_owners.csv"))
+    assert owners.returncode == 0, owners.stderr
     assert stack.payrecon("import", "customers", str(DATA / "customers.csv")).returncode == 0
     assert stack.payrecon("import", "invoices", str(DATA / "invoices.csv")).returncode == 0
 

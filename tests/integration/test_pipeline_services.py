@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from payrecon.domain.errors import Conflict, FeedFormatError
 from payrecon.services.balances import get_balance, recompute_balances
-from payrecon.services.imports import import_customers, import_invoices
+from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
 from payrecon.services.ingest import ingest_feed_file, receive_file
 from payrecon.services.reconcile import reconcile_pending
 from payrecon.services.reports import export_csv
@@ -27,6 +27,7 @@ def count(engine: Engine, table: t.Table) -> int:
 
 
 def load_ledger(engine: Engine) -> None:
+    import_contract_owners(engine, DATA / "contract_owners.csv")
     import_customers(engine, DATA / "customers.csv")
     import_invoices(engine, DATA / "invoices.csv")
 

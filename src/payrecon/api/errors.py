@@ -10,9 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.domain.errors import Conflict, InvalidInput, NotAuthorised, NotFound, PayreconError
+from payrecon.services.feeds import UploadTooLarge
 
 _STATUS: list[tuple[type[PayreconError], int]] = [
     (NotFound, 404),
+    (UploadTooLarge, 413),
     (Conflict, 409),
     (InvalidInput, 422),
     (NotAuthorised, 403),

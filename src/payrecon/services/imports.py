@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, PayreconError
-from payrecon.domain.money import parse_amount
+from payrecon.domain.money import RoundingMode, parse_amount
 from payrecon.services.clock import utcnow
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched, insert_ignoring_conflicts, upsert
@@ -30,6 +30,17 @@ CUSTOMER_COLUMNS = (
     "account_number",
     "iban",
     "mandate_id",
+)
+OWNER_COLUMNS = ("contract_owner_id", "name")
+OWNER_OPTIONAL = (
+    "price_rounding_mode",
+    "price_decimal_places",
+    "bank_account_name",
+    "bank_iban",
+    "bank_account_number",
+    "bank_sort_code",
+    "bank_swift_code",
+    "invoice_number_format",
 )
 INVOICE_COLUMNS = (
     "invoice_id",
@@ -86,6 +97,52 @@ def _currency(raw: str) -> str:
     if len(raw) != 3 or not raw.isalpha():
         raise InvalidInput(f"not a currency code: {raw!r}")
     return raw.upper()
+
+
+def _rounding_mode(raw: str) -> str:
+    return RoundingMode(raw or "HALF_UP").value
+
+
+def _places(raw: str) -> int:
+    places = int(raw or "2")
+    if not 0 <= places <= 6:
+        raise InvalidInput(f"decimal places must be between 0 and 6, got {places}")
+    return places
+
+
+def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
+    """Columns contract_owner_id, name, and optionally price_rounding_mode, price_decimal_places,
+    bank_account_name, bank_iban, bank_account_number, bank_sort_code, bank_swift_code,
+    invoice_number_format. The bank account decides which statements belong to the owner."""
+    now = utcnow()
+    owners: list[dict[str, Any]] = []
+    for line, row in _rows(path, OWNER_COLUMNS):
+        owner: dict[str, Any] = {
+            "id": _cell(path, line, "contract_owner_id", int, row["contract_owner_id"]),
+            "name": _cell(path, line, "name", _required, row["name"]),
+            "price_rounding_mode": _cell(
+                path,
+                line,
+                "price_rounding_mode",
+                _rounding_mode,
+                row.get("price_rounding_mode", ""),
+            ),
+            "price_decimal_places": _cell(
+                path, line, "price_decimal_places", _places, row.get("price_decimal_places", "")
+            ),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for column in OWNER_OPTIONAL[2:]:
+            value = row.get(column) or None
+            owner[column] = normalise_iban(value) if value and column == "bank_iban" else value
+        owners.append(owner)
+    with engine.begin() as conn:
+        existing = set(conn.execute(select(t.contract_owners.c.id)).scalars())
+        update_columns = [c for c in owners[0] if c not in ("id", "created_at")] if owners else []
+        upsert(conn, t.contract_owners, owners, ["id"], update_columns)
+    created = sum(1 for o in owners if o["id"] not in existing)
+    return ImportResult(rows=len(owners), created=created, updated=len(owners) - created)
 
 
 def import_customers(engine: Engine, path: Path) -> ImportResult:

@@ -21,6 +21,7 @@ from payrecon.domain.lines import StatementLine
 from payrecon.feeds import detect_format, read_statement_file
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
+from payrecon.services.owner_accounts import normalise_account, owner_accounts
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched, insert_ignoring_conflicts
 
@@ -59,7 +60,12 @@ def stored_path(store_dir: Path, sha256: str) -> Path:
 
 
 def receive_file(
-    engine: Engine, store_dir: Path, path: Path, *, filename: str | None = None
+    engine: Engine,
+    store_dir: Path,
+    path: Path,
+    *,
+    filename: str | None = None,
+    source: str = "cli",
 ) -> ReceivedFile:
     """Record `path` as a feed file (once per content) and keep a copy for the workers."""
     name = filename or path.name
@@ -80,7 +86,15 @@ def receive_file(
         ids = insert_ignoring_conflicts(
             conn,
             t.feed_files,
-            [{"sha256": sha, "filename": name, "status": "received", "received_at": utcnow()}],
+            [
+                {
+                    "sha256": sha,
+                    "filename": name,
+                    "status": "received",
+                    "source": source,
+                    "received_at": utcnow(),
+                }
+            ],
             ["sha256"],
         )
         if not ids:  # a concurrent receiver won the race: same content, one row
@@ -90,9 +104,38 @@ def receive_file(
     return ReceivedFile(ids[0], name, sha, duplicate=False, status="received")
 
 
-def _line_row(feed_file_id: int, seq: int, line: StatementLine, now: Any) -> dict[str, Any]:
+class UnknownAccount(FeedFormatError):
+    """The statement is of a bank account no contract owner has: quarantined, not guessed."""
+
+
+class _OwnerOf:
+    """The contract owner of each line's account, resolved once per account of the file."""
+
+    def __init__(self, accounts: dict[str, int], filename: str) -> None:
+        self.accounts = accounts
+        self.filename = filename
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, line: StatementLine, seq: int) -> int:
+        owner = self.seen.get(line.account)
+        if owner is None:
+            owner = self.accounts.get(normalise_account(line.account))
+            if owner is None:
+                raise UnknownAccount(
+                    self.filename,
+                    f"line {seq} (account {line.account})",
+                    "no contract owner has this bank account; configure it on the owner",
+                )
+            self.seen[line.account] = owner
+        return owner
+
+
+def _line_row(
+    feed_file_id: int, owner_id: int, seq: int, line: StatementLine, now: Any
+) -> dict[str, Any]:
     return {
         "feed_file_id": feed_file_id,
+        "contract_owner_id": owner_id,
         "seq": seq,
         "account": line.account,
         "external_id": line.external_id,
@@ -129,8 +172,9 @@ def ingest_feed_file(
         fmt = detect_format(path)
         with engine.begin() as conn:
             lines = new = 0
+            owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
             rows = (
-                _line_row(feed.id, seq, line, now)
+                _line_row(feed.id, owner_of(line, seq), seq, line, now)
                 for seq, line in enumerate(read_statement_file(path), start=1)
             )
             for batch in batched(rows, batch_size):
@@ -144,6 +188,7 @@ def ingest_feed_file(
                 update(t.feed_files)
                 .where(t.feed_files.c.id == feed.id)
                 .values(
+                    contract_owner_id=next(iter(owner_of.seen.values()), None),
                     status="processed",
                     format=fmt,
                     line_count=lines,

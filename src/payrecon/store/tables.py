@@ -130,6 +130,9 @@ feed_files = Table(
     Column("new_line_count", Integer, nullable=False, server_default="0"),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("processed_at", DateTime(timezone=True)),
+    # Added by 0007_ingestion: how the file came in, and whose account the statements are of.
+    Column("source", String(16), nullable=False, server_default="cli"),
+    Column("contract_owner_id", Id, ForeignKey("contract_owners.id")),
     CheckConstraint(
         "status IN ('received','processed','quarantined')",
         name="status",
@@ -160,6 +163,8 @@ statement_lines = Table(
     Column("reason", Text),
     Column("customer_id", Id, ForeignKey("customers.id")),
     _created_at(),
+    # Added by 0007_ingestion: the contract owner whose bank account the line was booked on.
+    Column("contract_owner_id", Id, ForeignKey("contract_owners.id")),
     UniqueConstraint("account", "external_id"),
     CheckConstraint("status IN ('pending','matched','unmatched','ignored')", name="status"),
 )

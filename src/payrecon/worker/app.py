@@ -14,6 +14,7 @@ from kombu.entity import Queue
 
 from payrecon.bootstrap import get_container
 from payrecon.config import Settings
+from payrecon.worker.registry import TASKS
 
 QUEUES = ("ingest", "match", "balances")
 
@@ -34,6 +35,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="ingest",
+        task_routes={spec.celery_name: {"queue": spec.queue} for spec in TASKS.values()},
         task_always_eager=settings.in_process_worker,
         task_eager_propagates=True,
         task_store_eager_result=True,

@@ -53,7 +53,7 @@ def _recorded(
     return run.counts
 
 
-@app.task(name="payrecon.ingest_file", queue="ingest", bind=True, base=PayreconTask)
+@app.task(name="payrecon.ingest_file", bind=True, base=PayreconTask)
 def ingest_file(self: Any, *, feed_file_id: int) -> dict[str, Any]:
     def work(c: Container) -> dict[str, Any]:
         result = ingest_feed_file(
@@ -67,7 +67,7 @@ def ingest_file(self: Any, *, feed_file_id: int) -> dict[str, Any]:
     return _recorded(self, "ingest_file", {"feed_file_id": feed_file_id}, work)
 
 
-@app.task(name="payrecon.scan_inbox", queue="ingest", bind=True, base=PayreconTask)
+@app.task(name="payrecon.scan_inbox", bind=True, base=PayreconTask)
 def scan_inbox(self: Any) -> dict[str, Any]:
     def work(c: Container) -> dict[str, Any]:
         scan = scan_inbox_service(c.engine, c.settings.feed_store_dir, c.settings.inbox_dir)
@@ -80,7 +80,7 @@ def scan_inbox(self: Any) -> dict[str, Any]:
     return counts
 
 
-@app.task(name="payrecon.reconcile_pending", queue="match", bind=True, base=PayreconTask)
+@app.task(name="payrecon.reconcile_pending", bind=True, base=PayreconTask)
 def reconcile_pending(self: Any) -> dict[str, Any]:
     def work(c: Container) -> dict[str, Any]:
         return reconcile_pending_service(
@@ -90,7 +90,7 @@ def reconcile_pending(self: Any) -> dict[str, Any]:
     return _recorded(self, "reconcile_pending", {}, work)
 
 
-@app.task(name="payrecon.recompute_balances", queue="balances", bind=True, base=PayreconTask)
+@app.task(name="payrecon.recompute_balances", bind=True, base=PayreconTask)
 def recompute_balances(self: Any, *, customer_ids: list[int] | None = None) -> dict[str, Any]:
     def work(c: Container) -> dict[str, Any]:
         return {"customers": recompute_balances_service(c.engine, customer_ids=customer_ids)}
@@ -98,6 +98,6 @@ def recompute_balances(self: Any, *, customer_ids: list[int] | None = None) -> d
     return _recorded(self, "recompute_balances", {"customer_ids": customer_ids}, work)
 
 
-@app.task(name="payrecon.audit_ledger", queue="balances", bind=True, base=PayreconTask)
+@app.task(name="payrecon.audit_ledger", bind=True, base=PayreconTask)
 def audit_ledger(self: Any) -> dict[str, Any]:
     return _recorded(self, "audit_ledger", {}, lambda c: audit_ledger_service(c.engine).as_counts())

@@ -1,0 +1,69 @@
+"""Bank files over HTTP: `POST /v1/feeds` (multipart upload, 202 with the feed id) and
+`GET /v1/feeds` (each file's status and counts, with the Admin API list conventions)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+
+from payrecon.api.auth import require
+from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response
+from payrecon.services.feeds import FeedStatus, feed_status, list_feeds, receive_upload
+from payrecon.worker.dispatch import enqueue_pipeline
+
+router = APIRouter(prefix="/v1", tags=["feeds"])
+
+
+def feed_json(feed: FeedStatus) -> dict[str, Any]:
+    return {
+        "id": feed.id,
+        "filename": feed.filename,
+        "format": feed.format,
+        "status": feed.status,
+        "source": feed.source,
+        "contractOwnerId": feed.contract_owner_id,
+        "lineCount": feed.line_count,
+        "newLineCount": feed.new_line_count,
+        "error": feed.error,
+        "receivedAt": feed.received_at,
+        "processedAt": feed.processed_at,
+    }
+
+
+@router.post(
+    "/feeds",
+    status_code=202,
+    dependencies=[Depends(require("write"))],
+    summary="Upload a bank statement file; it is ingested and reconciled asynchronously",
+)
+def upload_feed(request: Request, file: Annotated[UploadFile, File()]) -> Any:
+    container = request.app.state.container
+    received = receive_upload(
+        container.engine,
+        container.settings.feed_store_dir,
+        file.file,
+        file.filename or "upload",
+        max_bytes=container.settings.max_upload_bytes,
+    )
+    if received.duplicate:
+        body = {
+            **feed_json(feed_status(container.engine, received.feed_file_id)),
+            "duplicate": True,
+        }
+        return DecimalJSONResponse(body, status_code=200)
+    enqueue_pipeline([received.feed_file_id])  # after the receiving transaction committed
+    body = {**feed_json(feed_status(container.engine, received.feed_file_id)), "duplicate": False}
+    return DecimalJSONResponse(body, status_code=202)
+
+
+@list_endpoint(router, "/feeds", dependencies=[Depends(require("read"))], summary="Feed files")
+def feeds(request: Request, q: Annotated[ListQuery, Depends(list_query)]) -> Any:
+    items, total = list_feeds(request.app.state.container.engine, q)
+    return list_response([feed_json(f) for f in items], total, q, head=request.method == "HEAD")
+
+
+@router.get("/feeds/{feed_id}", dependencies=[Depends(require("read"))], summary="One feed file")
+def feed(request: Request, feed_id: int) -> Any:
+    return feed_json(feed_status(request.app.state.container.engine, feed_id))
