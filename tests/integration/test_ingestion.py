@@ -39,6 +39,18 @@ def test_an_unknown_account_is_quarantined_not_guessed(engine: Engine, tmp_path:
         "no contract owner has this bank account; configure it on the owner"
     )
     assert count(engine, t.statement_lines) == 0
+    # Once the owner has the account, sending the same file again retries it.
+    with engine.begin() as conn:
+        conn.execute(
+            t.contract_owners.update()
+            .where(t.contract_owners.c.id == 1)
+            .values(bank_iban="DE89370400440532013000")
+        )
+    again = receive_file(engine, store, other)
+    assert (again.duplicate, again.status) == (False, "received")
+    assert ingest_feed_file(engine, store, again.feed_file_id).status == "processed"
+    assert count(engine, t.statement_lines) == 4
+    assert receive_file(engine, store, other).duplicate is True
 
 
 def test_intraday_then_end_of_day_statement_adds_each_line_once(

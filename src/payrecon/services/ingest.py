@@ -74,6 +74,16 @@ def receive_file(
         known = conn.execute(
             select(t.feed_files.c.id, t.feed_files.c.status).where(t.feed_files.c.sha256 == sha)
         ).first()
+        if known is not None and known.status == "quarantined":
+            # Nothing of a quarantined file was written, so sending it again (after the bank
+            # account was configured, say) simply retries it.
+            conn.execute(
+                update(t.feed_files)
+                .where(t.feed_files.c.id == known.id)
+                .values(status="received", error=None, source=source, processed_at=None)
+            )
+            log.info("feeds.file.retried", filename=name, feed_id=known.id, sha256=sha)
+            return ReceivedFile(known.id, name, sha, duplicate=False, status="received")
         if known is not None:
             log.info("feeds.file.duplicate", filename=name, feed_id=known.id, sha256=sha)
             return ReceivedFile(known.id, name, sha, duplicate=True, status=known.status)
