@@ -208,3 +208,14 @@ def test_reimport_cannot_drop_a_total_below_its_allocations(engine: Engine, tmp_
             select(t.invoices.c.total).where(t.invoices.c.invoice_number == "INV-00002")
         ).scalar()
     assert total == D("40.00")
+
+
+def test_owners_imported_with_explicit_ids_leave_room_for_generated_ids(engine: Engine) -> None:
+    load_ledger(engine)
+    with engine.begin() as conn:
+        new_id = conn.execute(
+            t.contract_owners.insert()
+            .values(name="Created later", created_at=func.now(), updated_at=func.now())
+            .returning(t.contract_owners.c.id)
+        ).scalar_one()
+    assert new_id == 2

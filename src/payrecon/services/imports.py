@@ -19,7 +19,7 @@ from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, Payr
 from payrecon.domain.money import RoundingMode, parse_amount
 from payrecon.services.clock import utcnow
 from payrecon.store import tables as t
-from payrecon.store.bulk import batched, insert_ignoring_conflicts, upsert
+from payrecon.store.bulk import advance_id_sequence, batched, insert_ignoring_conflicts, upsert
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -141,6 +141,7 @@ def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
         existing = set(conn.execute(select(t.contract_owners.c.id)).scalars())
         update_columns = [c for c in owners[0] if c not in ("id", "created_at")] if owners else []
         upsert(conn, t.contract_owners, owners, ["id"], update_columns)
+        advance_id_sequence(conn, t.contract_owners)
     created = sum(1 for o in owners if o["id"] not in existing)
     return ImportResult(rows=len(owners), created=created, updated=len(owners) - created)
 
@@ -187,6 +188,7 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
             ],
             ["id"],
         )
+        advance_id_sequence(conn, t.contract_owners)
         existing = set(conn.execute(select(t.customers.c.external_id)).scalars())
         for batch in batched(customers, 5000):
             upsert(

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -40,6 +40,19 @@ def insert_ignoring_conflicts(
         .returning(table.c.id)
     )
     return list(connection.execute(stmt, list(rows)).scalars())
+
+
+def advance_id_sequence(connection: Connection, table: Table) -> None:
+    """After rows were inserted with explicit ids, move PostgreSQL's id sequence past them, so the
+    next generated id does not collide (SQLite's rowid needs nothing)."""
+    if connection.dialect.name != "postgresql":
+        return
+    # The table name is one of ours (a Table object), never input.
+    sql = (
+        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'),"  # noqa: S608
+        f" GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table.name}), 1))"
+    )
+    connection.execute(text(sql))
 
 
 def upsert(

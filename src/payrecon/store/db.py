@@ -16,7 +16,9 @@ from sqlalchemy.pool import NullPool
 
 def make_engine(url: str, *, null_pool: bool = False) -> Engine:
     """An engine for `url`. SQLite gets foreign keys, WAL and a busy timeout, as a server would."""
-    kwargs: dict[str, Any] = {"future": True}
+    # hide_parameters: a failed statement's error (and so a log line) never shows bound values,
+    # which can be provider secrets or customers' bank details.
+    kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
