@@ -1,8 +1,12 @@
-"""Customer balances, recomputed set-based from the rows (the stored table is a cache).
+"""Customer balances and credit status, recomputed set-based from the rows (both tables are caches).
 
-balance (seed sign) = payments - invoices here; credit notes, adjustments and refunds join the
-same statement as the ledger grows. One INSERT ... SELECT ... ON CONFLICT DO UPDATE recomputes
-every customer (or the ones given) in a single round trip.
+balance (seed sign) = payments + credit notes + adjustments - refunds - invoices, counting active
+payments and collected credit notes only. One INSERT ... SELECT ... ON CONFLICT DO UPDATE
+recomputes every customer (or the ones given) in a single round trip; two more statements then
+record the credit-status changes in the history and refresh `credit_status`.
+
+Ledger writes call `recompute_customers` inside their own transaction, so the caches never lag
+behind the rows they summarise.
 """
 
 from __future__ import annotations
@@ -13,13 +17,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, literal, select, true
+from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, select, true
 
 from payrecon.domain.errors import NotFound
 from payrecon.services.clock import utcnow
+from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.bulk import dialect_insert
 from payrecon.store.types import Amount
+
+_COLUMNS = (
+    "customer_id",
+    "currency",
+    "balance",
+    "total_invoiced",
+    "total_payments",
+    "total_payments_since_last_invoice",
+    "computed_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +76,26 @@ def _balance_select(now: datetime, customer_ids: Collection[int] | None) -> Any:
         .group_by(t.payments.c.customer_id)
         .subquery("paid_since")
     )
+    credited = _sum_by_customer(
+        lt.credit_notes, lt.credit_notes.c.collection_status == "collected", "credited"
+    )
+    adjusted = _sum_by_customer(lt.balance_adjustments, true(), "adjusted")
+    refunded = _sum_by_customer(lt.refunds, true(), "refunded")
     zero = literal(Decimal(0), Amount())
     total_invoiced = func.coalesce(invoiced.c.total, zero)
     total_paid = func.coalesce(paid.c.total, zero)
+    balance = (
+        total_paid
+        + func.coalesce(credited.c.total, zero)
+        + func.coalesce(adjusted.c.total, zero)
+        - func.coalesce(refunded.c.total, zero)
+        - total_invoiced
+    )
     stmt = (
         select(
             t.customers.c.id.label("customer_id"),
             t.customers.c.currency,
-            (total_paid - total_invoiced).label("balance"),
+            balance.label("balance"),
             total_invoiced.label("total_invoiced"),
             total_paid.label("total_payments"),
             func.coalesce(paid_since.c.total, zero).label("total_payments_since_last_invoice"),
@@ -78,6 +105,9 @@ def _balance_select(now: datetime, customer_ids: Collection[int] | None) -> Any:
         .outerjoin(invoiced, invoiced.c.customer_id == t.customers.c.id)
         .outerjoin(paid, paid.c.customer_id == t.customers.c.id)
         .outerjoin(paid_since, paid_since.c.customer_id == t.customers.c.id)
+        .outerjoin(credited, credited.c.customer_id == t.customers.c.id)
+        .outerjoin(adjusted, adjusted.c.customer_id == t.customers.c.id)
+        .outerjoin(refunded, refunded.c.customer_id == t.customers.c.id)
         .where(true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
     )
     if customer_ids is not None:
@@ -85,28 +115,91 @@ def _balance_select(now: datetime, customer_ids: Collection[int] | None) -> Any:
     return stmt
 
 
+def _sum_by_customer(table: Any, condition: Any, name: str) -> Any:
+    return (
+        select(table.c.customer_id, func.sum(table.c.amount).label("total"))
+        .where(condition)
+        .group_by(table.c.customer_id)
+        .subquery(name)
+    )
+
+
+def recompute_customers(
+    conn: Connection, customer_ids: Collection[int] | None, now: datetime
+) -> int:
+    """Recompute cached balances and credit status inside the caller's transaction."""
+    if customer_ids is not None and not customer_ids:
+        return 0
+    insert = dialect_insert(conn, t.customer_balances)
+    stmt = insert.from_select(list(_COLUMNS), _balance_select(now, customer_ids))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in _COLUMNS[1:]}
+    )
+    count = int(conn.execute(stmt).rowcount or 0)
+    _refresh_credit_status(conn, customer_ids, now)
+    return count
+
+
+def _refresh_credit_status(
+    conn: Connection, customer_ids: Collection[int] | None, now: datetime
+) -> None:
+    """Write a history row for every customer whose status changes (or is first known), then
+    store the new status. Mirrors `payrecon.domain.credit_status.credit_status`."""
+    cached, status = t.customer_balances, lt.credit_status
+    threshold = t.customers.c.credit_threshold
+    new_status = case(
+        (-cached.c.balance > threshold, "OVER_THRESHOLD"), else_="WITHIN_THRESHOLD"
+    ).label("to_status")
+    at = status.c.changed_at.type
+    base = (
+        select(
+            cached.c.customer_id,
+            new_status,
+            cached.c.balance,
+            threshold,
+            literal(now, at).label("changed_at"),
+            literal(now, at).label("checked_at"),
+        )
+        .select_from(cached)
+        .join(t.customers, t.customers.c.id == cached.c.customer_id)
+        .outerjoin(status, status.c.customer_id == cached.c.customer_id)
+        .where(true())
+    )
+    if customer_ids is not None:
+        base = base.where(cached.c.customer_id.in_(sorted(customer_ids)))
+    changes = base.where(
+        or_(status.c.status.is_(None), status.c.status != new_status)
+    ).with_only_columns(*base.selected_columns[:5], status.c.status)
+    history_columns = ["customer_id", "to_status", "balance", "credit_threshold", "changed_at"]
+    conn.execute(
+        lt.credit_status_history.insert().from_select([*history_columns, "from_status"], changes)
+    )
+    upsert = dialect_insert(conn, status).from_select(
+        ["customer_id", "status", "balance", "credit_threshold", "changed_at", "checked_at"], base
+    )
+    excluded = upsert.excluded
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={
+            "status": excluded.status,
+            "balance": excluded.balance,
+            "credit_threshold": excluded.credit_threshold,
+            "checked_at": excluded.checked_at,
+            "changed_at": case(
+                (status.c.status != excluded.status, excluded.changed_at),
+                else_=status.c.changed_at,
+            ),
+        },
+    )
+    conn.execute(upsert)
+
+
 def recompute_balances(
     engine: Engine, *, customer_ids: Collection[int] | None = None, now: datetime | None = None
 ) -> int:
-    """Recompute the cached balances of `customer_ids` (all customers when None)."""
-    now = now or utcnow()
-    columns = [
-        "customer_id",
-        "currency",
-        "balance",
-        "total_invoiced",
-        "total_payments",
-        "total_payments_since_last_invoice",
-        "computed_at",
-    ]
+    """Recompute the cached balances (and credit status) of `customer_ids` (all when None)."""
     with engine.begin() as conn:
-        insert = dialect_insert(conn, t.customer_balances)
-        stmt = insert.from_select(columns, _balance_select(now, customer_ids))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in columns[1:]}
-        )
-        result = conn.execute(stmt)
-    return int(result.rowcount or 0)
+        return recompute_customers(conn, customer_ids, now or utcnow())
 
 
 def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:
