@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import Engine
 
@@ -25,7 +24,19 @@ def build_container(settings: Settings | None = None) -> Container:
     return Container(settings=settings, engine=make_engine(settings.database_url))
 
 
-@lru_cache(maxsize=1)
+_process_container: Container | None = None
+
+
 def get_container() -> Container:
     """The process-wide container, built on first use from the environment."""
-    return build_container()
+    global _process_container
+    if _process_container is None:
+        _process_container = build_container()
+    return _process_container
+
+
+def install_container(container: Container) -> None:
+    """Make `container` the process-wide one. With the in-process broker the tasks run in the
+    process that enqueues them, so they must use that process's container (the API's own)."""
+    global _process_container
+    _process_container = container

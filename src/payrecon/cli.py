@@ -308,5 +308,34 @@ def trigger(
         sys.stdout.write(json.dumps(result, default=str) + "\n")
 
 
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8765,
+    seed: Annotated[int, typer.Option(help="Seed of the generated provider data.")] = 1,
+    customers: Annotated[int, typer.Option(min=1)] = 25,
+    rate_limit_every: Annotated[
+        int, typer.Option(help="Every Nth request answers 429; 0: never.")
+    ] = 0,
+    fail_every: Annotated[int, typer.Option(help="Every Nth request answers 500; 0: never.")] = 0,
+    slow_ms: Annotated[int, typer.Option(help="Delay added to every answer.")] = 0,
+    duplicate_page_boundary: Annotated[
+        bool, typer.Option(help="Repeat an item across pages.")
+    ] = False,
+) -> None:
+    """A local GoCardless/Stripe/open-banking look-alike for development and tests, never
+    production: GET /_sandbox/truth lists what a full pull must return."""
+    from payrecon.sandbox import SandboxConfig
+    from payrecon.sandbox.server import run
+
+    config = SandboxConfig(
+        rate_limit_every=rate_limit_every,
+        fail_every=fail_every,
+        slow_ms=slow_ms,
+        duplicate_page_boundary=duplicate_page_boundary,
+    )
+    run(host, port, seed=seed, customers=customers, config=config)
+
+
 def main() -> None:
     app()

@@ -8,7 +8,7 @@ from payrecon import __version__
 from payrecon.api.errors import install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.routes import all_routers
-from payrecon.bootstrap import Container, get_container
+from payrecon.bootstrap import Container, get_container, install_container
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -20,6 +20,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         default_response_class=DecimalJSONResponse,
     )
     app.state.container = container or get_container()
+    if app.state.container.settings.in_process_worker:
+        install_container(app.state.container)
     install_error_handlers(app)
     for router in all_routers():
         app.include_router(router)

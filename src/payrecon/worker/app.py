@@ -24,7 +24,7 @@ def create_celery(settings: Settings) -> Celery:
         "payrecon",
         broker=settings.broker_url,
         backend=settings.celery_result_backend,
-        include=["payrecon.worker.tasks"],
+        include=["payrecon.worker.tasks", "payrecon.worker.provider_tasks"],
     )
     app.conf.update(
         task_serializer="json",

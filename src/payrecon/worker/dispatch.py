@@ -8,6 +8,8 @@ from typing import Any
 from celery import chain
 from celery.result import AsyncResult
 
+# Imported for its side effect: the provider tasks register with the app, so triggers find them.
+import payrecon.worker.provider_tasks  # noqa: F401
 from payrecon.bootstrap import Container
 from payrecon.services.triggers import Trigger, forget_trigger, record_trigger
 from payrecon.worker.app import app

@@ -23,6 +23,10 @@ class BalancesParams(NoParams):
     customer_ids: list[int] | None = None
 
 
+class ProviderParams(NoParams):
+    provider_id: int = Field(ge=1)
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
     short_name: str
@@ -54,7 +58,16 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("scan_inbox", "ingest", NoParams, "ingest every file waiting in the inbox"),
         TaskSpec("reconcile_pending", "match", NoParams, "match every pending statement line"),
         TaskSpec("recompute_balances", "balances", BalancesParams, "recompute customer balances"),
+        TaskSpec("update_credit_status", "balances", BalancesParams, "balances against thresholds"),
         TaskSpec("audit_ledger", "balances", NoParams, "check every ledger invariant; report"),
+        TaskSpec("poll_provider", "ingest", ProviderParams, "pull a provider's new objects"),
+        TaskSpec("poll_providers", "ingest", NoParams, "poll every enabled provider (fan-out)"),
+        TaskSpec(
+            "process_provider_events",
+            "ingest",
+            ProviderParams,
+            "process the events a webhook stored",
+        ),
     )
 }
 

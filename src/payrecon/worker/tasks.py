@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from payrecon.bootstrap import Container, get_container
 from payrecon.services.balances import recompute_balances as recompute_balances_service
+from payrecon.services.credit_status import update_credit_status as update_credit_status_service
 from payrecon.services.inbox import scan_inbox as scan_inbox_service
 from payrecon.services.ingest import ingest_feed_file
 from payrecon.services.ledger_audit import audit_ledger as audit_ledger_service
@@ -96,6 +97,14 @@ def recompute_balances(self: Any, *, customer_ids: list[int] | None = None) -> d
         return {"customers": recompute_balances_service(c.engine, customer_ids=customer_ids)}
 
     return _recorded(self, "recompute_balances", {"customer_ids": customer_ids}, work)
+
+
+@app.task(name="payrecon.update_credit_status", bind=True, base=PayreconTask)
+def update_credit_status(self: Any, *, customer_ids: list[int] | None = None) -> dict[str, Any]:
+    def work(c: Container) -> dict[str, Any]:
+        return {"customers": update_credit_status_service(c.engine, customer_ids=customer_ids)}
+
+    return _recorded(self, "update_credit_status", {"customer_ids": customer_ids}, work)
 
 
 @app.task(name="payrecon.audit_ledger", bind=True, base=PayreconTask)
