@@ -6,8 +6,7 @@ pulling or receiving anything twice adds nothing. `provider_payments.payment_id`
 payment to the ledger payment it produced (at most one each way); `provider_refunds.refund_id` the
 same for refunds. A payout is reconciled once `statement_line_id` names the bank line that
 carries it. `provider_id` and `refund_id` name tables of sibling migration branches (0002_admin,
-0003_ledger): their foreign keys come with the merge revision; until then the services keep them
-consistent.
+0003_ledger), so their foreign keys come with the merge revision 0009_merge.
 
 Watermarks are text because their meaning is the resource's: an ISO timestamp (the `created_at`
 filter of a provider list) or an ISO date (the last day an open-banking account was polled).
@@ -42,9 +41,14 @@ from payrecon.store.types import Amount, Id
 ITEM_AMOUNT = Amount(scale=6, precision=22)
 
 
-def _provider_id() -> Column[int]:
-    # payment_providers comes from the 0002_admin branch; its foreign key waits for the merge.
-    return Column("provider_id", Id, nullable=False)
+def _provider_id(*, cascade: bool = False) -> Column[int]:
+    # payment_providers comes from the 0002_admin branch; the foreign key from 0009_merge.
+    return Column(
+        "provider_id",
+        Id,
+        ForeignKey("payment_providers.id", ondelete="CASCADE" if cascade else None),
+        nullable=False,
+    )
 
 
 def _stamp(name: str, *, nullable: bool = False) -> Column[object]:
@@ -55,7 +59,7 @@ provider_cursors = Table(
     "provider_cursors",
     metadata,
     Column("id", Id, primary_key=True),
-    _provider_id(),
+    _provider_id(cascade=True),
     # `payments`, `events`, ...; an open-banking account is `transactions:<account id>`.
     Column("resource", String(160), nullable=False),
     Column("cursor", String(255)),  # the next page of an unfinished pass; NULL between passes
@@ -106,8 +110,8 @@ provider_refunds = Table(
     Column("reference", String(255)),
     _stamp("provider_created_at"),
     _stamp("fetched_at"),
-    # The ledger's refund (0003_ledger branch: its foreign key waits for the merge).
-    Column("refund_id", Id, unique=True),
+    # The ledger's refund (0003_ledger branch; the foreign key from 0009_merge).
+    Column("refund_id", Id, ForeignKey("refunds.id", ondelete="SET NULL"), unique=True),
     Column("review_reason", Text),
     UniqueConstraint("provider_id", "external_id"),
 )
