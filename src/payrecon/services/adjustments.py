@@ -64,7 +64,7 @@ def create_adjustment(
             )
             .returning(adjustments.c.id)
         ).scalar_one()
-        recompute_customers(conn, {terms.id}, now)
+        recompute_customers(conn, {terms.id}, now, cause=f"balance adjustment {adjustment_id}")
         return _views(conn, adjustments.c.id == adjustment_id)[0]
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, select, true
+from sqlalchemy import Connection, Engine, String, and_, case, func, literal, or_, select, true
 
 from payrecon.domain.errors import NotFound
 from payrecon.services.clock import utcnow
@@ -125,7 +125,11 @@ def _sum_by_customer(table: Any, condition: Any, name: str) -> Any:
 
 
 def recompute_customers(
-    conn: Connection, customer_ids: Collection[int] | None, now: datetime
+    conn: Connection,
+    customer_ids: Collection[int] | None,
+    now: datetime,
+    *,
+    cause: str = "balance recompute",
 ) -> int:
     """Recompute cached balances and credit status inside the caller's transaction."""
     if customer_ids is not None and not customer_ids:
@@ -136,12 +140,12 @@ def recompute_customers(
         index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in _COLUMNS[1:]}
     )
     count = int(conn.execute(stmt).rowcount or 0)
-    _refresh_credit_status(conn, customer_ids, now)
+    _refresh_credit_status(conn, customer_ids, now, cause)
     return count
 
 
 def _refresh_credit_status(
-    conn: Connection, customer_ids: Collection[int] | None, now: datetime
+    conn: Connection, customer_ids: Collection[int] | None, now: datetime, cause: str
 ) -> None:
     """Write a history row for every customer whose status changes (or is first known), then
     store the new status. Mirrors `payrecon.domain.credit_status.credit_status`."""
@@ -169,10 +173,14 @@ def _refresh_credit_status(
         base = base.where(cached.c.customer_id.in_(sorted(customer_ids)))
     changes = base.where(
         or_(status.c.status.is_(None), status.c.status != new_status)
-    ).with_only_columns(*base.selected_columns[:5], status.c.status)
+    ).with_only_columns(
+        *base.selected_columns[:5], status.c.status, literal(cause, String()).label("cause")
+    )
     history_columns = ["customer_id", "to_status", "balance", "credit_threshold", "changed_at"]
     conn.execute(
-        lt.credit_status_history.insert().from_select([*history_columns, "from_status"], changes)
+        lt.credit_status_history.insert().from_select(
+            [*history_columns, "from_status", "cause"], changes
+        )
     )
     upsert = dialect_insert(conn, status).from_select(
         ["customer_id", "status", "balance", "credit_threshold", "changed_at", "checked_at"], base
@@ -195,11 +203,16 @@ def _refresh_credit_status(
 
 
 def recompute_balances(
-    engine: Engine, *, customer_ids: Collection[int] | None = None, now: datetime | None = None
+    engine: Engine,
+    *,
+    customer_ids: Collection[int] | None = None,
+    now: datetime | None = None,
+    cause: str = "balance recompute",
 ) -> int:
-    """Recompute the cached balances (and credit status) of `customer_ids` (all when None)."""
+    """Recompute the cached balances (and credit status) of `customer_ids` (all when None);
+    `cause` is written beside every credit-status change it records."""
     with engine.begin() as conn:
-        return recompute_customers(conn, customer_ids, now or utcnow())
+        return recompute_customers(conn, customer_ids, now or utcnow(), cause=cause)
 
 
 def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:

@@ -123,7 +123,7 @@ def create_credit_note(
             notes.insert().values(**values, created_at=now).returning(notes.c.id)
         ).scalar_one()
         _write_allocations(conn, note_id, terms, values["amount"], data, {}, now)
-        recompute_customers(conn, {data.customer_id}, now)
+        recompute_customers(conn, {data.customer_id}, now, cause=f"credit note {note_id} created")
         return credit_note_views(conn, [note_id])[0]
 
 
@@ -148,7 +148,12 @@ def update_credit_note(
             for r in conn.execute(select(applied).where(applied.c.credit_note_id == note_id))
         }
         _write_allocations(conn, note_id, terms, values["amount"], data, existing, now)
-        recompute_customers(conn, {stored.customer_id, data.customer_id}, now)
+        recompute_customers(
+            conn,
+            {stored.customer_id, data.customer_id},
+            now,
+            cause=f"credit note {note_id} updated",
+        )
         return credit_note_views(conn, [note_id])[0]
 
 
@@ -159,7 +164,9 @@ def delete_credit_note(engine: Engine, note_id: int, *, now: datetime | None = N
             raise Conflict(f"credit note {note_id} has refunds; delete them first")
         conn.execute(delete(applied).where(applied.c.credit_note_id == note_id))
         conn.execute(delete(notes).where(notes.c.id == note_id))
-        recompute_customers(conn, {stored.customer_id}, now or utcnow())
+        recompute_customers(
+            conn, {stored.customer_id}, now or utcnow(), cause=f"credit note {note_id} deleted"
+        )
 
 
 def get_credit_note(engine: Engine, note_id: int) -> CreditNoteView:

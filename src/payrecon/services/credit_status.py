@@ -41,6 +41,7 @@ class CreditStatusChange:
     balance: Decimal
     credit_threshold: Decimal
     changed_at: datetime
+    cause: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +51,14 @@ class CreditStatusHistoryPage:
 
 
 def update_credit_status(
-    engine: Engine, *, customer_ids: Collection[int] | None = None, now: datetime | None = None
+    engine: Engine,
+    *,
+    customer_ids: Collection[int] | None = None,
+    now: datetime | None = None,
+    cause: str = "credit status update",
 ) -> int:
     """Recompute balances and credit status (all customers when None); the number recomputed."""
-    return recompute_balances(engine, customer_ids=customer_ids, now=now)
+    return recompute_balances(engine, customer_ids=customer_ids, now=now, cause=cause)
 
 
 def get_credit_status(engine: Engine, customer_id: int) -> CreditStatusView:
@@ -106,6 +111,7 @@ def list_credit_status_history(
                 balance=r.balance,
                 credit_threshold=r.credit_threshold,
                 changed_at=r.changed_at,
+                cause=r.cause,
             )
             for r in conn.execute(page)
         ]

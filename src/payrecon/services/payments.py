@@ -95,7 +95,7 @@ def create_payment(
             for i in data.invoices or ()
         ]
         _write_allocations(conn, payment_id, terms, values, {}, edits, data, now)
-        recompute_customers(conn, {terms.id}, now)
+        recompute_customers(conn, {terms.id}, now, cause=f"payment {payment_id} created")
         return payment_views(conn, [payment_id])[0]
 
 
@@ -139,7 +139,9 @@ def update_payment(
             .values(**values, customer_id=terms.id)
         )
         _write_allocations(conn, payment_id, terms, values, existing, edits, data, now)
-        recompute_customers(conn, {stored.customer_id, terms.id}, now)
+        recompute_customers(
+            conn, {stored.customer_id, terms.id}, now, cause=f"payment {payment_id} updated"
+        )
         return payment_views(conn, [payment_id])[0]
 
 
@@ -157,7 +159,9 @@ def delete_payment(engine: Engine, payment_id: int, *, now: datetime | None = No
             raise Conflict(f"payment {payment_id} has refunds; delete them first")
         conn.execute(delete(t.allocations).where(t.allocations.c.payment_id == payment_id))
         conn.execute(delete(t.payments).where(t.payments.c.id == payment_id))
-        recompute_customers(conn, {stored.customer_id}, now or utcnow())
+        recompute_customers(
+            conn, {stored.customer_id}, now or utcnow(), cause=f"payment {payment_id} deleted"
+        )
 
 
 def get_payment(engine: Engine, payment_id: int) -> PaymentView:

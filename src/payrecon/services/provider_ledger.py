@@ -173,7 +173,7 @@ def settle_payments(
     for row in conn.execute(select(pp).where(pp.c.id.in_(sorted(ids))).order_by(pp.c.id)):
         _settle(conn, provider, row, now, counts)
     if counts.customers:
-        recompute_customers(conn, counts.customers, now)
+        recompute_customers(conn, counts.customers, now, cause="provider payments settled")
     return counts
 
 

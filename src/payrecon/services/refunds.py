@@ -83,7 +83,7 @@ def create_refund(engine: Engine, data: RefundInput, *, now: datetime | None = N
             )
             .returning(refunds.c.id)
         ).scalar_one()
-        recompute_customers(conn, {funds.customer_id}, now)
+        recompute_customers(conn, {funds.customer_id}, now, cause=f"refund {refund_id} created")
         return _views(conn, refunds.c.id == refund_id)[0]
 
 
@@ -97,7 +97,9 @@ def delete_refund(engine: Engine, refund_id: int, *, now: datetime | None = None
         if customer_id is None:
             raise NotFound(f"refund {refund_id} does not exist")
         conn.execute(delete(refunds).where(refunds.c.id == refund_id))
-        recompute_customers(conn, {customer_id}, now or utcnow())
+        recompute_customers(
+            conn, {customer_id}, now or utcnow(), cause=f"refund {refund_id} deleted"
+        )
 
 
 def get_refund(engine: Engine, refund_id: int) -> RefundView:

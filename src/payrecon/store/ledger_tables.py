@@ -142,6 +142,8 @@ credit_status_history = Table(
     Column("balance", Amount(), nullable=False),
     Column("credit_threshold", Amount(), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    # Added by 0010_credit_status_cause: what recomputed the status ("payment 12 created", ...).
+    Column("cause", String(200)),
 )
 Index(
     "ix_credit_status_history_customer",

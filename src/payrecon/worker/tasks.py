@@ -94,7 +94,12 @@ def reconcile_pending(self: Any) -> dict[str, Any]:
 @app.task(name="payrecon.recompute_balances", bind=True, base=PayreconTask)
 def recompute_balances(self: Any, *, customer_ids: list[int] | None = None) -> dict[str, Any]:
     def work(c: Container) -> dict[str, Any]:
-        return {"customers": recompute_balances_service(c.engine, customer_ids=customer_ids)}
+        cause = f"recompute_balances task {self.request.id}"
+        return {
+            "customers": recompute_balances_service(
+                c.engine, customer_ids=customer_ids, cause=cause
+            )
+        }
 
     return _recorded(self, "recompute_balances", {"customer_ids": customer_ids}, work)
 
@@ -102,7 +107,12 @@ def recompute_balances(self: Any, *, customer_ids: list[int] | None = None) -> d
 @app.task(name="payrecon.update_credit_status", bind=True, base=PayreconTask)
 def update_credit_status(self: Any, *, customer_ids: list[int] | None = None) -> dict[str, Any]:
     def work(c: Container) -> dict[str, Any]:
-        return {"customers": update_credit_status_service(c.engine, customer_ids=customer_ids)}
+        cause = f"update_credit_status task {self.request.id}"
+        return {
+            "customers": update_credit_status_service(
+                c.engine, customer_ids=customer_ids, cause=cause
+            )
+        }
 
     return _recorded(self, "update_credit_status", {"customer_ids": customer_ids}, work)
 

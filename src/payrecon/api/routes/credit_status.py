@@ -23,6 +23,7 @@ HISTORY_FIELDS = (
     "balance",
     "creditThreshold",
     "changedAt",
+    "cause",
 )
 
 
@@ -70,6 +71,7 @@ def list_credit_status_history(
             "balance": change.balance,
             "creditThreshold": change.credit_threshold,
             "changedAt": change.changed_at,
+            "cause": change.cause,
         }
         for change in page.items
     ]
