@@ -1,135 +1,141 @@
-"""The matcher: statement lines and open invoices in, proposed allocations and problems out.
+"""The matcher: statement lines and candidate customers and invoices in; payments with their
+allocations, reversals and problems out. Pure: no I/O, no clock unless one is passed in.
 
-This is the foundation's rule set: an invoice number found verbatim in the line's texts identifies
-the customer, and the referenced invoices are paid oldest due first; a shortfall leaves the last one
-partly open and a surplus stays on the customer's account as unused amount. Lines with no usable
-reference wait for review. Problems are returned as data, never raised (STYLE rule 3).
+Lines are taken in booking-date order, then in the order given (file order). For each credit:
+identify the customer (`matching_customers`), then allocate by the owner's rules in order
+(`matching_amounts`). Each debit looks for the payment it undoes (`matching_debits`). Problems
+(unknown payer, ambiguous or conflicting evidence, no original payment) are returned as data,
+never raised (STYLE rule 3), each with suggestions for the person who reviews it.
+The rules come from a `RuleBook` (`payrecon.domain.rules`): the default set, or an owner's.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
-from enum import StrEnum
+from functools import partial
 
-from payrecon.domain.money import ZERO
+from payrecon.domain.matching_amounts import KIND_PAYMENT_LINK, Clock, allocate_for_customer
+from payrecon.domain.matching_book import (
+    CustomerDirectory,
+    InvoiceBook,
+    LinkTarget,
+    PaymentHistory,
+)
+from payrecon.domain.matching_customers import (
+    PayerNameIndex,
+    identify_customer,
+    suggest_by_name,
+)
+from payrecon.domain.matching_debits import decide_debit
+from payrecon.domain.matching_model import (
+    RULE_EXACT_REFERENCE,
+    RULE_MANUAL,
+    DebitKind,
+    LineDecision,
+    LineToMatch,
+    MatchResult,
+    OpenInvoice,
+    OriginalPayment,
+    Problem,
+    ProblemKind,
+    ProposedAllocation,
+    Reversal,
+    Settlement,
+    Suggestion,
+)
+from payrecon.domain.matching_references import (
+    FoundReference,
+    ReferenceReader,
+    invoice_key,
+    invoice_prefix,
+    normalise_account,
+    reference_reader,
+    reference_tokens,
+)
+from payrecon.domain.rules import IdentificationMethod, RuleBook, RuleSet
 
-RULE_EXACT_REFERENCE = "invoice_reference_exact"
-_TOKEN_SPLIT = re.compile(r"[\s,;:()\[\]{}<>\"'+*|]+")
-
-
-class ProblemKind(StrEnum):
-    NO_REFERENCE = "no_reference"
-    AMBIGUOUS_CUSTOMER = "ambiguous_customer"
-    CURRENCY_MISMATCH = "currency_mismatch"
-    DEBIT = "debit"
-
-
-@dataclass(frozen=True, slots=True)
-class OpenInvoice:
-    id: int
-    number: str
-    customer_id: int
-    currency: str
-    issue_date: date
-    due_date: date
-    open_amount: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class LineToMatch:
-    """What the matcher needs of a stored statement line."""
-
-    id: int
-    booking_date: date
-    amount: Decimal
-    currency: str
-    remittance: str | None = None
-    structured_reference: str | None = None
-
-    @property
-    def texts(self) -> tuple[tuple[str, str], ...]:
-        """(field name, text) pairs searched for references, in order of trust."""
-        pairs = (
-            ("structured_reference", self.structured_reference),
-            ("remittance", self.remittance),
-        )
-        return tuple((name, text) for name, text in pairs if text)
-
-
-@dataclass(frozen=True, slots=True)
-class ProposedAllocation:
-    line_id: int
-    invoice_id: int
-    amount: Decimal
-    rule: str
-    confidence: Decimal
-    evidence: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    line_id: int
-    kind: ProblemKind
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class LineDecision:
-    """A line identified to a customer: it becomes a payment with these allocations."""
-
-    line_id: int
-    customer_id: int
-    allocations: tuple[ProposedAllocation, ...]
-    unused_amount: Decimal
+__all__ = [
+    "RULE_EXACT_REFERENCE",
+    "RULE_MANUAL",
+    "CustomerDirectory",
+    "DebitKind",
+    "InvoiceBook",
+    "LineDecision",
+    "LineToMatch",
+    "LinkTarget",
+    "MatchContext",
+    "MatchResult",
+    "OpenInvoice",
+    "OriginalPayment",
+    "PayerNameIndex",
+    "PaymentHistory",
+    "Problem",
+    "ProblemKind",
+    "ProposedAllocation",
+    "Reversal",
+    "Settlement",
+    "Suggestion",
+    "candidate_numbers",
+    "invoice_key",
+    "match_lines",
+    "normalise_account",
+    "reference_tokens",
+    "referenced_keys",
+    "suggest_payers",
+]
 
 
-@dataclass(slots=True)
-class MatchResult:
-    decisions: list[LineDecision] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+class MatchContext:
+    """Everything a batch is matched against besides its invoices: the rules, the owners'
+    invoice-number formats, the customer directory, earlier payments, an optional clock (for
+    the combination search's wall-clock safety net)."""
 
-    @property
-    def allocations(self) -> list[ProposedAllocation]:
-        return [a for d in self.decisions for a in d.allocations]
+    def __init__(
+        self,
+        *,
+        rules: RuleBook | None = None,
+        directory: CustomerDirectory | None = None,
+        history: PaymentHistory | None = None,
+        invoice_formats: Mapping[int, str | None] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.rules = rules or RuleBook(RuleSet())
+        self.directory = directory or CustomerDirectory()
+        self.history = history or PaymentHistory()
+        self.invoice_formats: Mapping[int, str | None] = dict(invoice_formats or {})
+        self.clock = clock
+        self._readers: dict[int | None, ReferenceReader] = {}
 
+    def reader(self, owner_id: int | None) -> ReferenceReader:
+        """The reference reader of the owner: its invoice prefix, or (owner unknown) every
+        known owner's prefix, since invoice numbers are unique across owners."""
+        reader = self._readers.get(owner_id)
+        if reader is None:
+            rules = self.rules.for_owner(owner_id)
+            formats = (
+                [f for _, f in sorted(self.invoice_formats.items())] + [None]
+                if owner_id is None
+                else [self.invoice_formats.get(owner_id)]
+            )
+            prefixes = tuple(dict.fromkeys(self._prefix(f, rules) for f in formats))
+            settings = rules.invoice_reference
+            reader = reference_reader(
+                prefixes, tuple(settings.labels), settings.creditor_references
+            )
+            self._readers[owner_id] = reader
+        return reader
 
-class InvoiceBook:
-    """Open invoices for one batch, with open amounts that shrink as the batch allocates them,
-    so two lines of one batch that name the same invoice never over-allocate it."""
-
-    def __init__(self, invoices: Iterable[OpenInvoice]) -> None:
-        self._by_number: dict[str, OpenInvoice] = {}
-        self._open: dict[int, Decimal] = {}
-        for invoice in invoices:
-            self._by_number[invoice.number] = invoice
-            self._open[invoice.id] = invoice.open_amount
-
-    def by_number(self, number: str) -> OpenInvoice | None:
-        return self._by_number.get(number)
-
-    def open_amount(self, invoice_id: int) -> Decimal:
-        return self._open[invoice_id]
-
-    def take(self, invoice_id: int, amount: Decimal) -> None:
-        remaining = self._open[invoice_id] - amount
-        if remaining < 0:
-            raise ValueError(f"invoice {invoice_id} would be over-allocated")  # programming error
-        self._open[invoice_id] = remaining
-
-
-def reference_tokens(text: str) -> list[str]:
-    """Candidate reference tokens of a free text: split on spaces and punctuation, trailing dots
-    dropped; only tokens with a digit can be invoice numbers."""
-    tokens = (t.strip(".") for t in _TOKEN_SPLIT.split(text))
-    return [t for t in tokens if len(t) >= 3 and any(c.isdigit() for c in t)]
+    @staticmethod
+    def _prefix(number_format: str | None, rules: RuleSet) -> str:
+        try:
+            return invoice_prefix(number_format or rules.invoice_reference.default_format)
+        except ValueError:  # an owner's unreadable format: its invoices still carry the default
+            return invoice_prefix(rules.invoice_reference.default_format)
 
 
 def candidate_numbers(lines: Iterable[LineToMatch]) -> set[str]:
-    """Every token of the batch that could be an invoice number, for one set-based look-up."""
+    """Every token of the batch that could be an identifier (an account number, a bank
+    reference), as written and in capitals, for one set-based look-up."""
     found: set[str] = set()
     for line in lines:
         for _, text in line.texts:
@@ -139,93 +145,135 @@ def candidate_numbers(lines: Iterable[LineToMatch]) -> set[str]:
     return found
 
 
-def match_lines(lines: Sequence[LineToMatch], book: InvoiceBook) -> MatchResult:
+def referenced_keys(lines: Iterable[LineToMatch], context: MatchContext) -> set[str]:
+    """The invoice keys the batch's credits reference, for one set-based look-up."""
+    keys: set[str] = set()
+    for line in lines:
+        if line.amount > 0 and line.texts:
+            keys.update(r.key for r in context.reader(line.contract_owner_id).find(line.texts))
+    return keys
+
+
+def match_lines(
+    lines: Sequence[LineToMatch], book: InvoiceBook, context: MatchContext | None = None
+) -> MatchResult:
     """Decide each line, in booking-date order and then the order given (file order)."""
+    ctx = context or MatchContext()
     result = MatchResult()
+    rule_sets: dict[int | None, RuleSet] = {}
+    # With one owner's customers only (the usual chunk), no line needs screening for others'.
+    owners = frozenset(ctx.directory.owners.values())
+    debits = [line for line in lines if line.amount < 0]
+    if debits:  # a debit may undo a credit of this very batch
+        ctx.history.expect(debits)
+    screens: dict[int | None, bool] = {}
     for line in sorted(lines, key=lambda ln: ln.booking_date):
-        if line.amount <= 0:
-            result.problems.append(
-                Problem(line.id, ProblemKind.DEBIT, "debit line: no reversal rule applies yet")
-            )
-            continue
-        outcome = _match_by_reference(line, book)
-        if isinstance(outcome, Problem):
-            result.problems.append(outcome)
+        owner = line.contract_owner_id
+        rules = rule_sets.get(owner) or rule_sets.setdefault(owner, ctx.rules.for_owner(owner))
+        if line.amount > 0:
+            screen = screens.get(owner)
+            if screen is None:
+                screen = screens[owner] = (
+                    owner is not None and bool(owners) and (len(owners) > 1 or owner not in owners)
+                )
+            decided = _credit(line, rules, book, ctx, screen)
+            if isinstance(decided, LineDecision):
+                result.decisions.append(decided)
+                if debits and ctx.history.quotes(line):
+                    ctx.history.remember(line, partial(_as_original, line, decided, book))
+            else:
+                result.problems.append(decided)
+        elif line.amount < 0:
+            undone = decide_debit(line, rules, ctx.history, ctx.directory)
+            if isinstance(undone, Reversal):
+                result.reversals.append(undone)
+                if undone.reverse_payment:
+                    for invoice, amount in ctx.history.original(undone.original_line_id).takes:
+                        book.reopen(invoice, amount)
+            else:
+                result.problems.append(undone)
         else:
-            result.decisions.append(outcome)
+            result.problems.append(Problem(line.id, ProblemKind.IGNORED, "zero amount"))
     return result
 
 
-def _referenced_invoices(
-    line: LineToMatch, book: InvoiceBook
-) -> list[tuple[OpenInvoice, str, str]]:
-    seen: set[int] = set()
-    found: list[tuple[OpenInvoice, str, str]] = []
-    for field_name, text in line.texts:
-        for token in reference_tokens(text):
-            invoice = book.by_number(token) or book.by_number(token.upper())
-            if invoice is not None and invoice.id not in seen:
-                seen.add(invoice.id)
-                found.append((invoice, token, field_name))
-    return found
+def _credit(
+    line: LineToMatch, rules: RuleSet, book: InvoiceBook, ctx: MatchContext, screen: bool
+) -> LineDecision | Problem:
+    """`screen`: whether customers of other owners may be among the candidates."""
+    referenced: list[tuple[OpenInvoice, FoundReference]] = []
+    unknown: list[FoundReference] = []
+    texts = line.texts
+    if texts:
+        owner = line.contract_owner_id
+        for reference in ctx.reader(owner).find(texts):
+            invoices = book.with_key(reference.key)
+            if (
+                invoices
+                and screen
+                and not ctx.directory.all_belong([i.customer_id for i in invoices], owner)
+            ):  # another owner's invoice is no reference on this owner's account
+                invoices = [i for i in invoices if ctx.directory.belongs(i.customer_id, owner)]
+            if not invoices:
+                unknown.append(reference)
+            for invoice in invoices:
+                referenced.append((invoice, reference))
+    who = identify_customer(line, rules, referenced, ctx.directory, unknown, texts, screen)
+    if isinstance(who, Problem):
+        return who
+    if who.method is IdentificationMethod.PAYMENT_LINK:
+        referenced = _linked_invoice(line, book, ctx.directory) + referenced
+    return allocate_for_customer(line, who, referenced, rules, book, ctx.clock)
 
 
-def _match_by_reference(line: LineToMatch, book: InvoiceBook) -> LineDecision | Problem:
-    referenced = _referenced_invoices(line, book)
-    if not referenced:
-        return Problem(line.id, ProblemKind.NO_REFERENCE, "no invoice reference in the line")
-    customers = {invoice.customer_id for invoice, _, _ in referenced}
-    if len(customers) > 1:
-        numbers = ", ".join(invoice.number for invoice, _, _ in referenced)
-        return Problem(
-            line.id,
-            ProblemKind.AMBIGUOUS_CUSTOMER,
-            f"references invoices of {len(customers)} customers: {numbers}",
-        )
-    if any(invoice.currency != line.currency for invoice, _, _ in referenced):
-        return Problem(
-            line.id,
-            ProblemKind.CURRENCY_MISMATCH,
-            f"line in {line.currency}, referenced invoice in another currency",
-        )
-    referenced.sort(key=lambda r: (r[0].due_date, r[0].number))
-    remaining = line.amount
-    allocations: list[ProposedAllocation] = []
-    for invoice, token, field_name in referenced:
-        open_amount = book.open_amount(invoice.id)
-        applied = min(remaining, open_amount)
-        if applied <= 0:
-            continue
-        book.take(invoice.id, applied)
-        remaining -= applied
-        allocations.append(
-            ProposedAllocation(
-                line_id=line.id,
-                invoice_id=invoice.id,
-                amount=applied,
-                rule=RULE_EXACT_REFERENCE,
-                confidence=Decimal("1.000"),
-                evidence={
-                    "token": token,
-                    "field": field_name,
-                    "invoice_number": invoice.number,
-                    "open_amount_before": f"{open_amount:f}",
-                    "explanation": _explain(invoice.number, field_name, applied, open_amount),
-                },
-            )
-        )
-    return LineDecision(
+def _linked_invoice(
+    line: LineToMatch, book: InvoiceBook, directory: CustomerDirectory
+) -> list[tuple[OpenInvoice, FoundReference]]:
+    """A payment link issued for one invoice references that invoice."""
+    for value in (line.payment_link_id, line.end_to_end_id, line.structured_reference):
+        target = directory.payment_links.get(value) if value else None
+        if target is not None and target.invoice_id is not None:
+            try:
+                invoice = book.invoice(target.invoice_id)
+            except KeyError:  # settled and so not loaded: the customer-level rules apply
+                return []
+            link = FoundReference(invoice_key(invoice.number), value or "", "", KIND_PAYMENT_LINK)
+            return [(invoice, link)]
+    return []
+
+
+def _as_original(line: LineToMatch, decision: LineDecision, book: InvoiceBook) -> OriginalPayment:
+    takes = [(book.invoice(a.invoice_id), a.amount) for a in decision.allocations]
+    takes += [(book.invoice(s.invoice_id), s.amount) for s in decision.settlements]
+    return OriginalPayment(
         line_id=line.id,
-        customer_id=next(iter(customers)),
-        allocations=tuple(allocations),
-        unused_amount=max(remaining, ZERO),
+        customer_id=decision.customer_id,
+        amount=line.amount,
+        currency=line.currency,
+        booking_date=line.booking_date,
+        end_to_end_id=line.end_to_end_id,
+        mandate_id=line.mandate_id,
+        bank_reference=line.bank_reference,
+        counterparty_account=(
+            normalise_account(line.counterparty_account) if line.counterparty_account else None
+        ),
+        takes=tuple(takes),
     )
 
 
-def _explain(number: str, field_name: str, applied: Decimal, open_amount: Decimal) -> str:
-    where = "remittance text" if field_name == "remittance" else "structured reference"
-    if applied == open_amount:
-        how = "amount settles its open amount"
-    else:
-        how = f"{applied:f} applied of its open {open_amount:f}"
-    return f"{number} in the {where}; {how}"
+def suggest_payers(
+    result: MatchResult,
+    lines: Iterable[LineToMatch],
+    names: PayerNameIndex,
+    rules: RuleBook,
+) -> None:
+    """Add payer-name suggestions to the problems of unknown payers (in place)."""
+    by_id = {line.id: line for line in lines}
+    result.problems = [
+        suggest_by_name(
+            p, by_id[p.line_id], names, rules.for_owner(by_id[p.line_id].contract_owner_id)
+        )
+        if p.kind is ProblemKind.NO_REFERENCE and p.line_id in by_id
+        else p
+        for p in result.problems
+    ]

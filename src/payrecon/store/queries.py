@@ -1,14 +1,32 @@
-"""Set-based reads shared by the services."""
+"""Set-based reads shared by the services: each loads what a whole chunk of lines needs with a
+few IN queries (batched), never one query per line."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select, type_coerce
 
-from payrecon.domain.matching import LineToMatch, OpenInvoice
+from payrecon.domain.matching import (
+    CustomerDirectory,
+    LineToMatch,
+    LinkTarget,
+    OpenInvoice,
+    OriginalPayment,
+    invoice_key,
+    normalise_account,
+)
+from payrecon.store import admin_tables as at
+from payrecon.store import ledger_tables as lt
+from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched
+from payrecon.store.types import Amount
+
+_BATCH = 900  # SQLite's historical limit on bound parameters
+_ZERO = Decimal(0)
 
 
 def live_allocated_by_invoice() -> Select[tuple[int, object]]:
@@ -21,67 +39,366 @@ def live_allocated_by_invoice() -> Select[tuple[int, object]]:
     )
 
 
-def open_invoices_by_number(conn: Connection, numbers: Iterable[str]) -> list[OpenInvoice]:
-    """The invoices whose numbers are among `numbers`, with their open amounts."""
-    allocated = live_allocated_by_invoice().subquery()
-    open_amount = t.invoices.c.total - func.coalesce(allocated.c.allocated, 0)
+def open_amount_of_invoice() -> Any:
+    """total - live payment allocations - collected credit-note allocations, per invoice row,
+    as correlated sums that use the allocation indexes (no aggregate over the whole table)."""
+    paid = (
+        select(func.coalesce(func.sum(t.allocations.c.amount), 0))
+        .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
+        .where(t.allocations.c.invoice_id == t.invoices.c.id, t.payments.c.status == "active")
+        .scalar_subquery()
+    )
+    credited = (
+        select(func.coalesce(func.sum(lt.credit_note_allocations.c.amount), 0))
+        .join(lt.credit_notes, lt.credit_notes.c.id == lt.credit_note_allocations.c.credit_note_id)
+        .where(
+            lt.credit_note_allocations.c.invoice_id == t.invoices.c.id,
+            lt.credit_notes.c.collection_status == "collected",
+        )
+        .scalar_subquery()
+    )
+    return type_coerce(t.invoices.c.total - paid - credited, Amount())
+
+
+def _invoices(conn: Connection, condition: Any, *, open_only: bool) -> list[OpenInvoice]:
+    """The invoices `condition` selects, with open amounts computed as `open_amount_of_invoice`
+    does, but from sums over explicit id lists: a plan that cannot go wrong on fresh tables
+    whose statistics are not gathered yet (a correlated subquery can, and did)."""
+    i = t.invoices.c
+    rows = conn.execute(
+        select(i.id, i.invoice_number, i.customer_id, i.currency, i.issue_date, i.due_date, i.total)
+        .where(condition)
+        .order_by(i.id)
+    ).all()
+    taken = _taken(conn, [r.id for r in rows])
+    found = (
+        OpenInvoice(
+            id=r.id,
+            number=r.invoice_number,
+            customer_id=r.customer_id,
+            currency=r.currency,
+            issue_date=r.issue_date,
+            due_date=r.due_date,
+            open_amount=r.total - taken.get(r.id, _ZERO),
+        )
+        for r in rows
+    )
+    return [invoice for invoice in found if invoice.open_amount > 0 or not open_only]
+
+
+def _taken(conn: Connection, invoice_ids: list[int]) -> dict[int, Decimal]:
+    """What live payment allocations and collected credit notes take from each invoice."""
+    a, cna = t.allocations.c, lt.credit_note_allocations.c
+    taken: dict[int, Decimal] = {}
+    for batch in batched(invoice_ids, _BATCH):
+        for query in (
+            select(a.invoice_id, type_coerce(func.sum(a.amount), Amount()))
+            .join(t.payments, t.payments.c.id == a.payment_id)
+            .where(a.invoice_id.in_(batch), t.payments.c.status == "active")
+            .group_by(a.invoice_id),
+            select(cna.invoice_id, type_coerce(func.sum(cna.amount), Amount()))
+            .join(lt.credit_notes, lt.credit_notes.c.id == cna.credit_note_id)
+            .where(cna.invoice_id.in_(batch), lt.credit_notes.c.collection_status == "collected")
+            .group_by(cna.invoice_id),
+        ):
+            for invoice_id, amount in conn.execute(query):
+                taken[invoice_id] = taken.get(invoice_id, _ZERO) + amount
+    return taken
+
+
+def invoices_by_keys(conn: Connection, keys: Iterable[str]) -> list[OpenInvoice]:
+    """The invoices whose normalised numbers are among `keys`, settled ones too (a reference to
+    a settled invoice still says who paid)."""
     found: list[OpenInvoice] = []
-    for batch in batched(sorted(set(numbers)), 900):
-        rows = conn.execute(
-            select(
-                t.invoices.c.id,
-                t.invoices.c.invoice_number,
-                t.invoices.c.customer_id,
-                t.invoices.c.currency,
-                t.invoices.c.issue_date,
-                t.invoices.c.due_date,
-                open_amount.label("open_amount"),
+    for batch in batched(sorted(set(keys)), _BATCH):
+        ids = conn.execute(
+            select(mt.invoice_number_keys.c.invoice_id).where(
+                mt.invoice_number_keys.c.number_key.in_(batch)
             )
-            .outerjoin(allocated, allocated.c.invoice_id == t.invoices.c.id)
-            .where(t.invoices.c.invoice_number.in_(batch))
-        )
-        found.extend(
-            OpenInvoice(
-                id=r.id,
-                number=r.invoice_number,
-                customer_id=r.customer_id,
-                currency=r.currency,
-                issue_date=r.issue_date,
-                due_date=r.due_date,
-                open_amount=r.open_amount,
-            )
-            for r in rows
-        )
+        ).scalars()
+        found.extend(invoices_by_ids(conn, ids))
     return found
 
 
+def invoices_by_ids(conn: Connection, ids: Iterable[int]) -> list[OpenInvoice]:
+    found: list[OpenInvoice] = []
+    for batch in batched(sorted(set(ids)), _BATCH):
+        found.extend(_invoices(conn, t.invoices.c.id.in_(batch), open_only=False))
+    return found
+
+
+def open_invoices_of_customers(conn: Connection, customer_ids: Iterable[int]) -> list[OpenInvoice]:
+    found: list[OpenInvoice] = []
+    for batch in batched(sorted(set(customer_ids)), _BATCH):
+        found.extend(_invoices(conn, t.invoices.c.customer_id.in_(batch), open_only=True))
+    return found
+
+
+def sync_invoice_keys(conn: Connection, *, batch_size: int = 5000) -> int:
+    """Give every new or renumbered invoice its normalised key; returns how many changed.
+    One anti-join on the primary keys finds them, so an unchanged book costs one scan."""
+    keys = mt.invoice_number_keys
+    stale = conn.execute(
+        select(t.invoices.c.id, t.invoices.c.invoice_number)
+        .outerjoin(keys, keys.c.invoice_id == t.invoices.c.id)
+        .where(
+            or_(keys.c.invoice_id.is_(None), keys.c.invoice_number != t.invoices.c.invoice_number)
+        )
+        .order_by(t.invoices.c.id)
+    ).all()
+    for batch in batched(stale, batch_size):
+        conn.execute(keys.delete().where(keys.c.invoice_id.in_([r.id for r in batch])))
+        conn.execute(
+            keys.insert(),
+            [
+                {
+                    "invoice_id": r.id,
+                    "invoice_number": r.invoice_number,
+                    "number_key": invoice_key(r.invoice_number),
+                }
+                for r in batch
+            ],
+        )
+    return len(stale)
+
+
+def invoice_formats(conn: Connection) -> dict[int, str | None]:
+    """Each contract owner's invoice-number format (None: the rule set's default)."""
+    rows = conn.execute(select(t.contract_owners.c.id, t.contract_owners.c.invoice_number_format))
+    return {r.id: r.invoice_number_format for r in rows}
+
+
 def pending_lines(conn: Connection, limit: int) -> list[LineToMatch]:
-    """The next pending lines in booking-date order, then file order."""
+    """The next pending lines in booking-date order, then file order, each with the contract
+    owner whose account it was booked on (whose rules match it)."""
+    sl = t.statement_lines
     rows = conn.execute(
-        select(
-            t.statement_lines.c.id,
-            t.statement_lines.c.booking_date,
-            t.statement_lines.c.amount,
-            t.statement_lines.c.currency,
-            t.statement_lines.c.remittance,
-            t.statement_lines.c.structured_reference,
-        )
-        .where(t.statement_lines.c.status == "pending")
-        .order_by(
-            t.statement_lines.c.booking_date,
-            t.statement_lines.c.feed_file_id,
-            t.statement_lines.c.seq,
-        )
+        select(sl)
+        .where(sl.c.status == "pending")
+        .order_by(sl.c.booking_date, sl.c.feed_file_id, sl.c.seq)
         .limit(limit)
     )
+    return [line_to_match(r) for r in rows]
+
+
+def line_to_match(r: Any) -> LineToMatch:
+    """A statement_lines row as the matcher reads it."""
+    return LineToMatch(
+        id=r.id,
+        booking_date=r.booking_date,
+        amount=r.amount,
+        currency=r.currency,
+        remittance=r.remittance,
+        structured_reference=r.structured_reference,
+        counterparty_name=r.counterparty_name,
+        counterparty_account=r.counterparty_account,
+        end_to_end_id=r.end_to_end_id,
+        mandate_id=r.mandate_id,
+        bank_transaction_code=r.bank_transaction_code,
+        return_reason=r.return_reason,
+        bank_reference=r.external_id,
+        account=r.account,
+        contract_owner_id=r.contract_owner_id,
+    )
+
+
+def line_suggestions(conn: Connection, line_ids: Collection[int]) -> dict[int, list[Any]]:
+    """The suggested customers of each line (with the customer's name), best first."""
+    found: dict[int, list[Any]] = {i: [] for i in line_ids}
+    s = mt.line_suggestions.c
+    for batch in batched(sorted(line_ids), _BATCH):
+        rows = conn.execute(
+            select(s.statement_line_id, s.customer_id, t.customers.c.name, s.score, s.basis)
+            .join(t.customers, t.customers.c.id == s.customer_id)
+            .where(s.statement_line_id.in_(batch))
+            .order_by(s.statement_line_id, s.score.desc(), s.customer_id)
+        )
+        for r in rows:
+            found[r.statement_line_id].append(r)
+    return found
+
+
+def customer_directory(
+    conn: Connection,
+    lines: Collection[LineToMatch],
+    tokens: Collection[str],
+    invoice_customers: Collection[int],
+) -> CustomerDirectory:
+    """Who is behind the mandates, payer accounts, account numbers and links of `lines` (and
+    `tokens` of their texts), with the contract owner of each customer named."""
+    mandates = sorted({ln.mandate_id for ln in lines if ln.mandate_id})
+    accounts = sorted(
+        {normalise_account(ln.counterparty_account) for ln in lines if ln.counterparty_account}
+    )
+    numbers = sorted(set(accounts) | {token.upper() for token in tokens} | set(tokens))
+    links = sorted({v for ln in lines for v in (ln.end_to_end_id, ln.structured_reference) if v})
+    by_mandate: dict[str, int] = {}
+    for batch in batched(mandates, _BATCH):
+        rows = conn.execute(
+            select(t.mandates.c.reference, t.mandates.c.customer_id).where(
+                t.mandates.c.reference.in_(batch)
+            )
+        )
+        by_mandate.update({r.reference: r.customer_id for r in rows})
+    by_account: dict[str, set[int]] = {}
+    for batch in batched(accounts, _BATCH):
+        rows = conn.execute(
+            select(t.customer_bank_accounts.c.iban, t.customer_bank_accounts.c.customer_id).where(
+                t.customer_bank_accounts.c.iban.in_(batch)
+            )
+        )
+        for r in rows:
+            by_account.setdefault(normalise_account(r.iban), set()).add(r.customer_id)
+    by_number: dict[str, set[int]] = {}
+    for batch in batched(numbers, _BATCH):
+        rows = conn.execute(
+            select(t.customers.c.account_number, t.customers.c.id).where(
+                t.customers.c.account_number.in_(batch)
+            )
+        )
+        for r in rows:
+            by_number.setdefault(r.account_number.upper(), set()).add(r.id)
+    by_link: dict[str, LinkTarget] = {}
+    for batch in batched(links, _BATCH):
+        rows = conn.execute(
+            select(
+                at.payment_links.c.external_id,
+                at.payment_links.c.customer_id,
+                at.payment_links.c.invoice_id,
+            ).where(at.payment_links.c.external_id.in_(batch))
+        )
+        by_link.update({r.external_id: LinkTarget(r.customer_id, r.invoice_id) for r in rows})
+    named = (
+        set(by_mandate.values())
+        | {c for cs in (*by_account.values(), *by_number.values()) for c in cs}
+        | {target.customer_id for target in by_link.values()}
+        | set(invoice_customers)
+    )
+    return CustomerDirectory(
+        mandates=by_mandate,
+        bank_accounts={k: tuple(sorted(v)) for k, v in by_account.items()},
+        account_numbers={k: tuple(sorted(v)) for k, v in by_number.items()},
+        payment_links=by_link,
+        owners=customer_owners(conn, named),
+    )
+
+
+def customer_owners(conn: Connection, customer_ids: Iterable[int]) -> dict[int, int]:
+    owners: dict[int, int] = {}
+    for batch in batched(sorted(set(customer_ids)), _BATCH):
+        rows = conn.execute(
+            select(t.customers.c.id, t.customers.c.contract_owner_id).where(
+                t.customers.c.id.in_(batch)
+            )
+        )
+        owners.update({r.id: r.contract_owner_id for r in rows})
+    return owners
+
+
+def customer_names(conn: Connection) -> list[tuple[int, str, int | None]]:
+    """(id, name, contract owner) of every customer, for payer-name suggestions."""
+    rows = conn.execute(
+        select(t.customers.c.id, t.customers.c.name, t.customers.c.contract_owner_id).order_by(
+            t.customers.c.id
+        )
+    )
+    return [(r.id, r.name, r.contract_owner_id) for r in rows]
+
+
+def earlier_payments(
+    conn: Connection, debits: Collection[LineToMatch], tokens: Collection[str]
+) -> list[OriginalPayment]:
+    """Credits with live payments that the debits might undo: by end-to-end id, mandate, payer
+    account, or a bank reference quoted in their texts (on the same account)."""
+    sl, p = t.statement_lines, t.payments
+    e2e = sorted({d.end_to_end_id for d in debits if d.end_to_end_id})
+    mandates = sorted({d.mandate_id for d in debits if d.mandate_id})
+    accounts = sorted(
+        {
+            form
+            for d in debits
+            if d.counterparty_account
+            for form in (d.counterparty_account, normalise_account(d.counterparty_account))
+        }
+    )
+    conditions: list[ColumnElement[bool]] = []
+    for column, values in (
+        (sl.c.end_to_end_id, e2e),
+        (sl.c.mandate_id, mandates),
+        (sl.c.counterparty_account, accounts),
+    ):
+        conditions.extend(column.in_(batch) for batch in batched(values, _BATCH))
+    for account in sorted({d.account for d in debits if d.account}):
+        for batch in batched(sorted(tokens), _BATCH):
+            conditions.append(and_(sl.c.account == account, sl.c.external_id.in_(batch)))
+    found: dict[int, Any] = {}
+    for condition in conditions:
+        rows = conn.execute(
+            select(sl, p.c.id.label("payment_id"), p.c.customer_id.label("payer"))
+            .join(p, p.c.statement_line_id == sl.c.id)
+            .where(condition, p.c.status == "active", sl.c.amount > 0)
+        )
+        found.update({r.id: r for r in rows})
+    payment_ids = [r.payment_id for r in found.values()]
+    refunded = _refunded(conn, payment_ids)
+    takes = _takes(conn, payment_ids)
     return [
-        LineToMatch(
-            id=r.id,
-            booking_date=r.booking_date,
+        OriginalPayment(
+            line_id=r.id,
+            customer_id=r.payer,
             amount=r.amount,
             currency=r.currency,
-            remittance=r.remittance,
-            structured_reference=r.structured_reference,
+            booking_date=r.booking_date,
+            end_to_end_id=r.end_to_end_id,
+            mandate_id=r.mandate_id,
+            bank_reference=r.external_id,
+            counterparty_account=(
+                normalise_account(r.counterparty_account) if r.counterparty_account else None
+            ),
+            refunded=refunded.get(r.payment_id, Decimal(0)),
+            takes=tuple(takes.get(r.payment_id, ())),
         )
-        for r in rows
+        for r in sorted(found.values(), key=lambda row: row.id)
     ]
+
+
+def _takes(
+    conn: Connection, payment_ids: Iterable[int]
+) -> dict[int, list[tuple[OpenInvoice, Decimal]]]:
+    """What each payment's allocations and settlements took from which invoice."""
+    out: dict[int, list[tuple[OpenInvoice, Decimal]]] = {}
+    settled = mt.payment_settlements
+    for batch in batched(sorted(set(payment_ids)), _BATCH):
+        taken = [
+            (r.payment_id, r.invoice_id, r.amount)
+            for table in (t.allocations, settled)
+            for r in conn.execute(
+                select(table.c.payment_id, table.c.invoice_id, table.c.amount).where(
+                    table.c.payment_id.in_(batch)
+                )
+            )
+        ]
+        invoices = {
+            i.id: i
+            for i in _invoices(
+                conn, t.invoices.c.id.in_(sorted({i for _, i, _ in taken})), open_only=False
+            )
+        }
+        for payment_id, invoice_id, amount in sorted(taken):
+            out.setdefault(payment_id, []).append((invoices[invoice_id], amount))
+    return out
+
+
+def _refunded(conn: Connection, payment_ids: Iterable[int]) -> dict[int, Decimal]:
+    out: dict[int, Decimal] = {}
+    for batch in batched(sorted(set(payment_ids)), _BATCH):
+        rows = conn.execute(
+            select(
+                lt.refunds.c.payment_id,
+                type_coerce(func.sum(lt.refunds.c.amount), Amount()).label("refunded"),
+            )
+            .where(lt.refunds.c.payment_id.in_(batch))
+            .group_by(lt.refunds.c.payment_id)
+        )
+        out.update({r.payment_id: r.refunded for r in rows})
+    return out

@@ -1,0 +1,108 @@
+"""`/v1/statement-lines`: every line read from a bank file, with its status; `?status=unmatched`
+is the review queue (each line with its reason and suggested customers). A line is matched by
+hand with `POST /v1/statement-lines/{id}/allocations` (scope `write`, audited)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from payrecon.api.auth import Principal, caller, require
+from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.api.listquery import (
+    ExactJSONRoute,
+    ListQuery,
+    list_endpoint,
+    list_query,
+    list_response,
+    operation_id,
+)
+from payrecon.domain.matching_manual import ManualAllocation
+from payrecon.services import review
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["review queue"],
+    route_class=ExactJSONRoute,
+    generate_unique_id_function=operation_id,
+)
+LineId = Annotated[int, Path(ge=1, description="Statement line identifier")]
+
+
+def _exact(value: object) -> object:
+    if isinstance(value, float | bool):
+        raise ValueError("money is an exact decimal: a JSON number or a string, never a float")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_exact), Field(max_digits=19, decimal_places=4)]
+
+
+class AllocationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    invoice_id: int = Field(alias="invoiceId", ge=1)
+    amount: Money
+
+
+class ManualMatchBody(BaseModel):
+    """Assign the line to `customerId` and apply it to these invoices; `reason` is audited."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    customer_id: int = Field(alias="customerId", ge=1)
+    allocations: list[AllocationBody] = Field(default_factory=list, max_length=1000)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@list_endpoint(
+    router,
+    "/statement-lines",
+    dependencies=[Depends(require("read"))],
+    summary="List statement lines (status=unmatched: the review queue)",
+)
+def list_statement_lines(request: Request, q: Annotated[ListQuery, Depends(list_query)]) -> Any:
+    page = review.list_statement_lines(request.app.state.container.engine, q)
+    return list_response(
+        page.items,
+        page.total,
+        q,
+        head=request.method == "HEAD",
+        known_fields=review.LINE_KNOWN_FIELDS,
+    )
+
+
+@router.get(
+    "/statement-lines/{line_id}",
+    dependencies=[Depends(require("read"))],
+    summary="Get a statement line with its payment, allocations and suggestions",
+)
+def get_statement_line(request: Request, line_id: LineId) -> Any:
+    return DecimalJSONResponse(
+        review.get_statement_line(request.app.state.container.engine, line_id)
+    )
+
+
+@router.post(
+    "/statement-lines/{line_id}/allocations",
+    status_code=201,
+    summary="Match a line by hand: its customer and the invoices it pays",
+)
+def match_statement_line(
+    request: Request,
+    line_id: LineId,
+    body: ManualMatchBody,
+    principal: Annotated[Principal, Depends(caller("write"))],
+) -> Any:
+    line = review.match_by_hand(
+        request.app.state.container.engine,
+        line_id,
+        customer_id=body.customer_id,
+        allocations=[ManualAllocation(a.invoice_id, a.amount) for a in body.allocations],
+        reason=body.reason,
+        actor=principal.subject,
+    )
+    return DecimalJSONResponse(line, status_code=201)
