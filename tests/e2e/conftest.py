@@ -47,6 +47,19 @@ class Stack:
         )
 
 
+def claim_redis_database(owner: str) -> int:
+    """A Redis database (1..15; the tests own these) that no other running test session holds,
+    emptied, so that two sessions on one machine never consume each other's task messages. The
+    claim expires if a session dies without releasing it."""
+    for number in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{REDIS_URL}/{number}")
+        if client.set("payrecon:test-session", owner, nx=True, ex=3600):
+            client.flushdb()  # what an earlier, dead session left
+            client.set("payrecon:test-session", owner, ex=3600)
+            return number
+    raise AssertionError("no free Redis database (1..15) for the test session")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,8 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     name = f"payrecon_e2e_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    broker = f"{REDIS_URL}/13"
-    redis.Redis.from_url(broker).flushdb()
+    broker = f"{REDIS_URL}/{claim_redis_database(name)}"
     tmp = tmp_path_factory.mktemp("e2e")
     env = {
         **os.environ,
@@ -122,6 +134,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         worker_log.close()
         api_log.close()
         control.close()
+        redis.Redis.from_url(broker).flushdb()
         make_engine(pg_url(name)).dispose()
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

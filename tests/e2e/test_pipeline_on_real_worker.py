@@ -49,13 +49,18 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
             .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
             .join(t.statement_lines, t.statement_lines.c.id == t.payments.c.statement_line_id)
             .join(t.invoices, t.invoices.c.id == t.allocations.c.invoice_id)
+            .where(
+                t.invoices.c.invoice_number.in_(
+                    ["INV-00001", "INV-00002", "INV-00003", "INV-00004"]
+                )
+            )
             .order_by(t.allocations.c.id)
         ).all()
         balances = dict(
             conn.execute(
-                select(t.customers.c.external_id, t.customer_balances.c.balance).join(
-                    t.customer_balances, t.customer_balances.c.customer_id == t.customers.c.id
-                )
+                select(t.customers.c.external_id, t.customer_balances.c.balance)
+                .join(t.customer_balances, t.customer_balances.c.customer_id == t.customers.c.id)
+                .where(t.customers.c.external_id.in_(["C001", "C002", "C003"]))
             ).all()
         )
         runs = conn.execute(

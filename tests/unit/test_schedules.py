@@ -44,3 +44,23 @@ def test_bad_schedules_stop_with_the_file_and_entry(tmp_path: Path, text: str, e
     with pytest.raises(InvalidInput, match=error) as info:
         load_schedules(tmp_path)
     assert "bad.yaml: entry" in info.value.message
+
+
+def test_every_registered_task_accepts_its_own_default_parameters() -> None:
+    """What a trigger with no --param sends must be what the task function takes."""
+    import inspect
+
+    import payrecon.worker.provider_tasks  # noqa: F401 - registers the provider tasks
+    from payrecon.worker.app import app
+    from payrecon.worker.registry import TASKS
+
+    for spec in TASKS.values():
+        task = app.tasks[spec.celery_name]
+        accepted = set(inspect.signature(task.run).parameters)
+        defaults = (
+            spec.params.model_validate({}).model_dump(exclude_none=True)
+            if not [f for f, info in spec.params.model_fields.items() if info.is_required()]
+            else {}
+        )
+        assert set(defaults) <= accepted, f"{spec.short_name}: {set(defaults) - accepted}"
+        assert set(spec.params.model_fields) <= accepted, spec.short_name

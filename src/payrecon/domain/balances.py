@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 
@@ -15,3 +16,15 @@ def customer_balance(
 ) -> Decimal:
     """balance = payments + credit notes + adjustments - refunds - invoices (DESIGN.md)."""
     return payments + credit_notes + adjustments - refunds - invoices
+
+
+def billing_period_start(as_of: date, start_day: int) -> date:
+    """The first day of the billing period holding `as_of`, for a cycle starting on `start_day`
+    (1..28, so every month has it): the period is half-open, [start, next start)."""
+    if not 1 <= start_day <= 28:
+        raise ValueError(f"a billing cycle starts on day 1..28, not {start_day}")
+    if as_of.day >= start_day:
+        return as_of.replace(day=start_day)
+    if as_of.month == 1:
+        return date(as_of.year - 1, 12, start_day)
+    return date(as_of.year, as_of.month - 1, start_day)

@@ -11,18 +11,33 @@ behind the rows they summarise.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, and_, case, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
 
+from payrecon.domain.balances import billing_period_start
 from payrecon.domain.errors import NotFound
 from payrecon.services.clock import utcnow
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
+from payrecon.store.admin_tables import billing_cycles
 from payrecon.store.bulk import dialect_insert
 from payrecon.store.types import Amount
 
@@ -49,7 +64,9 @@ class CustomerBalance:
     has_mandate: bool
 
 
-def _balance_select(now: datetime, customer_ids: Collection[int] | None) -> Any:
+def _balance_select(
+    now: datetime, customer_ids: Collection[int] | None, cycle_starts: Mapping[int, date]
+) -> Any:
     invoiced = (
         select(
             t.invoices.c.customer_id,
@@ -65,14 +82,22 @@ def _balance_select(now: datetime, customer_ids: Collection[int] | None) -> Any:
         .group_by(t.payments.c.customer_id)
         .subquery("paid")
     )
+    # "Since the last invoice": since the current billing period began for a customer with a
+    # billing cycle (the period is half-open), else since the last invoice's issue date.
+    since_invoice = invoiced.c.last_issue.is_(None) | (t.payments.c.date > invoiced.c.last_issue)
+    since: ColumnElement[bool] = since_invoice
+    if cycle_starts:
+        cycle_start = case(cycle_starts, value=t.customers.c.billing_cycle_id, else_=null())
+        since = or_(
+            and_(cycle_start.is_not(None), t.payments.c.date >= cycle_start),
+            and_(cycle_start.is_(None), since_invoice),
+        )
     paid_since = (
         select(t.payments.c.customer_id, func.sum(t.payments.c.amount).label("total"))
         .select_from(t.payments)
+        .join(t.customers, t.customers.c.id == t.payments.c.customer_id)
         .outerjoin(invoiced, invoiced.c.customer_id == t.payments.c.customer_id)
-        .where(
-            t.payments.c.status == "active",
-            (invoiced.c.last_issue.is_(None)) | (t.payments.c.date > invoiced.c.last_issue),
-        )
+        .where(t.payments.c.status == "active", since)
         .group_by(t.payments.c.customer_id)
         .subquery("paid_since")
     )
@@ -134,8 +159,14 @@ def recompute_customers(
     """Recompute cached balances and credit status inside the caller's transaction."""
     if customer_ids is not None and not customer_ids:
         return 0
+    cycle_starts = {
+        cycle_id: billing_period_start(now.date(), start_day)
+        for cycle_id, start_day in conn.execute(
+            select(billing_cycles.c.id, billing_cycles.c.start_day)
+        )
+    }
     insert = dialect_insert(conn, t.customer_balances)
-    stmt = insert.from_select(list(_COLUMNS), _balance_select(now, customer_ids))
+    stmt = insert.from_select(list(_COLUMNS), _balance_select(now, customer_ids, cycle_starts))
     stmt = stmt.on_conflict_do_update(
         index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in _COLUMNS[1:]}
     )
@@ -245,3 +276,40 @@ def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:
         computed_at=row.computed_at,
         has_mandate=bool(row.has_mandate),
     )
+
+
+def customers_to_recompute(
+    engine: Engine, *, billing_cycle_id: int | None = None, touched_since: datetime | None = None
+) -> list[int] | None:
+    """The customers a recompute should cover: those of one billing cycle, those with a ledger row
+    created since `touched_since`, both (the intersection), or everyone (None)."""
+    if billing_cycle_id is None and touched_since is None:
+        return None
+    with engine.connect() as conn:
+        chosen: set[int] | None = None
+        if billing_cycle_id is not None:
+            chosen = set(
+                conn.execute(
+                    select(t.customers.c.id).where(
+                        t.customers.c.billing_cycle_id == billing_cycle_id
+                    )
+                ).scalars()
+            )
+        if touched_since is not None:
+            touched: set[int] = set()
+            for table in (
+                t.payments,
+                t.invoices,
+                lt.credit_notes,
+                lt.balance_adjustments,
+                lt.refunds,
+            ):
+                touched.update(
+                    conn.execute(
+                        select(table.c.customer_id)
+                        .where(table.c.created_at >= touched_since)
+                        .distinct()
+                    ).scalars()
+                )
+            chosen = touched if chosen is None else chosen & touched
+    return sorted(chosen or ())

@@ -99,6 +99,10 @@ def _currency(raw: str) -> str:
     return raw.upper()
 
 
+def _optional_int(raw: str) -> int | None:
+    return int(raw) if raw else None
+
+
 def _rounding_mode(raw: str) -> str:
     return RoundingMode(raw or "HALF_UP").value
 
@@ -166,6 +170,10 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
                     path, line, "credit_threshold", parse_amount, row["credit_threshold"] or "0"
                 ),
                 "account_number": row["account_number"] or None,
+                # Optional beyond DESIGN.md's columns: the customer's billing cycle.
+                "billing_cycle_id": _cell(
+                    path, line, "billing_cycle_id", _optional_int, row.get("billing_cycle_id", "")
+                ),
                 "created_at": now,
             }
         )
@@ -196,7 +204,14 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
                 t.customers,
                 batch,
                 ["external_id"],
-                ["name", "contract_owner_id", "currency", "credit_threshold", "account_number"],
+                [
+                    "name",
+                    "contract_owner_id",
+                    "currency",
+                    "credit_threshold",
+                    "account_number",
+                    "billing_cycle_id",
+                ],
             )
         ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
         insert_ignoring_conflicts(

@@ -192,3 +192,14 @@ def task_run_by_task_id(engine: Engine, task_id: str) -> TaskRun:
     if not runs:
         raise NotFound(f"no run of task {task_id} has been recorded")
     return runs[0]
+
+
+def last_success_started(engine: Engine, name: str) -> datetime | None:
+    """When the latest successful run of task `name` started (its work covers what came before)."""
+    with engine.connect() as conn:
+        started: datetime | None = conn.execute(
+            select(func.max(t.task_runs.c.started_at)).where(
+                t.task_runs.c.name == name, t.task_runs.c.status == "succeeded"
+            )
+        ).scalar()
+    return started

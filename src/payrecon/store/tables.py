@@ -74,6 +74,8 @@ customers = Table(
     Column("credit_threshold", Amount(), nullable=False),
     Column("account_number", String(64)),
     _created_at(),
+    # Added by 0011_customer_billing_cycle: the cycle that bills the customer (seeds 002/003).
+    Column("billing_cycle_id", Id, ForeignKey("billing_cycles.id")),
 )
 Index("ix_customers_account_number", customers.c.account_number)
 

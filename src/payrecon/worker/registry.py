@@ -19,8 +19,13 @@ class IngestFileParams(NoParams):
     feed_file_id: int = Field(ge=1)
 
 
-class BalancesParams(NoParams):
+class CustomersParams(NoParams):
     customer_ids: list[int] | None = None
+
+
+class BalancesParams(CustomersParams):
+    billing_cycle_id: int | None = Field(default=None, ge=1)
+    since_last_run: bool = False  # only customers with ledger rows since the last good run
 
 
 class ProviderParams(NoParams):
@@ -58,7 +63,9 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("scan_inbox", "ingest", NoParams, "ingest every file waiting in the inbox"),
         TaskSpec("reconcile_pending", "match", NoParams, "match every pending statement line"),
         TaskSpec("recompute_balances", "balances", BalancesParams, "recompute customer balances"),
-        TaskSpec("update_credit_status", "balances", BalancesParams, "balances against thresholds"),
+        TaskSpec(
+            "update_credit_status", "balances", CustomersParams, "balances against thresholds"
+        ),
         TaskSpec("audit_ledger", "balances", NoParams, "check every ledger invariant; report"),
         TaskSpec("poll_provider", "ingest", ProviderParams, "pull a provider's new objects"),
         TaskSpec("poll_providers", "ingest", NoParams, "poll every enabled provider (fan-out)"),

@@ -15,13 +15,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from payrecon.bootstrap import Container, get_container
+from payrecon.services.balances import customers_to_recompute
 from payrecon.services.balances import recompute_balances as recompute_balances_service
 from payrecon.services.credit_status import update_credit_status as update_credit_status_service
 from payrecon.services.inbox import scan_inbox as scan_inbox_service
 from payrecon.services.ingest import ingest_feed_file
 from payrecon.services.ledger_audit import audit_ledger as audit_ledger_service
 from payrecon.services.reconcile import reconcile_pending as reconcile_pending_service
-from payrecon.services.task_runs import recorded_run
+from payrecon.services.task_runs import last_success_started, recorded_run
 from payrecon.worker.app import app
 
 TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)
@@ -92,16 +93,31 @@ def reconcile_pending(self: Any) -> dict[str, Any]:
 
 
 @app.task(name="payrecon.recompute_balances", bind=True, base=PayreconTask)
-def recompute_balances(self: Any, *, customer_ids: list[int] | None = None) -> dict[str, Any]:
-    def work(c: Container) -> dict[str, Any]:
-        cause = f"recompute_balances task {self.request.id}"
-        return {
-            "customers": recompute_balances_service(
-                c.engine, customer_ids=customer_ids, cause=cause
-            )
-        }
+def recompute_balances(
+    self: Any,
+    *,
+    customer_ids: list[int] | None = None,
+    billing_cycle_id: int | None = None,
+    since_last_run: bool = False,
+) -> dict[str, Any]:
+    params = {
+        "customer_ids": customer_ids,
+        "billing_cycle_id": billing_cycle_id,
+        "since_last_run": since_last_run,
+    }
 
-    return _recorded(self, "recompute_balances", {"customer_ids": customer_ids}, work)
+    def work(c: Container) -> dict[str, Any]:
+        since = last_success_started(c.engine, "recompute_balances") if since_last_run else None
+        chosen = customer_ids
+        if chosen is None and (billing_cycle_id is not None or since is not None):
+            chosen = customers_to_recompute(
+                c.engine, billing_cycle_id=billing_cycle_id, touched_since=since
+            )
+        cause = f"recompute_balances task {self.request.id}"
+        count = recompute_balances_service(c.engine, customer_ids=chosen, cause=cause)
+        return {"customers": count, "since": since.isoformat() if since else None}
+
+    return _recorded(self, "recompute_balances", params, work)
 
 
 @app.task(name="payrecon.update_credit_status", bind=True, base=PayreconTask)
