@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     reconcile_chunk_size: int = Field(default=5000, ge=1)
     write_batch_size: int = Field(default=5000, ge=1)
     schedules_dir: Path | None = None
+    review_overdue_days: int = Field(
+        default=7, ge=1, description="Unmatched lines older than this are overdue for review."
+    )
     max_deliveries: int = Field(
         default=3, ge=1, description="Runs of one message before it is dead-lettered."
     )

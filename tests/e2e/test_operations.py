@@ -184,4 +184,5 @@ def test_metrics_count_the_pipeline(stack: Stack) -> None:
     engine.dispose()
     assert f'payrecon_statement_lines_total{{status="matched"}} {float(matched)}' in text
     assert 'payrecon_queue_depth{queue="ingest"}' in text
+    assert 'payrecon_review_queue_lines{age="30d+"}' in text
     assert 'payrecon_task_runs_total{status="succeeded",task="ingest_file"}' in text or matched == 0

@@ -67,6 +67,7 @@ TASKS: dict[str, TaskSpec] = {
             "update_credit_status", "balances", CustomersParams, "balances against thresholds"
         ),
         TaskSpec("audit_ledger", "balances", NoParams, "check every ledger invariant; report"),
+        TaskSpec("age_review_queue", "match", NoParams, "count the review queue's lines by age"),
         TaskSpec("poll_provider", "ingest", ProviderParams, "pull a provider's new objects"),
         TaskSpec("poll_providers", "ingest", NoParams, "poll every enabled provider (fan-out)"),
         TaskSpec(

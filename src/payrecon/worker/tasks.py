@@ -8,6 +8,7 @@ broker connection); any other error fails the run at once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
@@ -22,6 +23,7 @@ from payrecon.services.inbox import scan_inbox as scan_inbox_service
 from payrecon.services.ingest import ingest_feed_file
 from payrecon.services.ledger_audit import audit_ledger as audit_ledger_service
 from payrecon.services.reconcile import reconcile_pending as reconcile_pending_service
+from payrecon.services.review_ageing import review_queue_age
 from payrecon.services.task_runs import last_success_started, recorded_run
 from payrecon.worker.app import app
 
@@ -131,6 +133,17 @@ def update_credit_status(self: Any, *, customer_ids: list[int] | None = None) ->
         }
 
     return _recorded(self, "update_credit_status", {"customer_ids": customer_ids}, work)
+
+
+@app.task(name="payrecon.age_review_queue", bind=True, base=PayreconTask)
+def age_review_queue(self: Any) -> dict[str, Any]:
+    def work(c: Container) -> dict[str, Any]:
+        # The task, not the domain, reads the clock (STYLE rule 7).
+        as_of = datetime.now(UTC).date()
+        age = review_queue_age(c.engine, as_of, overdue_days=c.settings.review_overdue_days)
+        return age.as_counts()
+
+    return _recorded(self, "age_review_queue", {}, work)
 
 
 @app.task(name="payrecon.audit_ledger", bind=True, base=PayreconTask)

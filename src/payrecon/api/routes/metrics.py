@@ -4,6 +4,7 @@ network (docs/operations.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,15 +13,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from payrecon.services.metrics import PipelineFigures, pipeline_figures
+from payrecon.services.review_ageing import QueueAge, review_queue_age
 from payrecon.worker.dispatch import queue_depths
 
 router = APIRouter(tags=["ops"])
 
 
 class _Snapshot(Collector):
-    def __init__(self, figures: PipelineFigures, depths: dict[str, int]) -> None:
+    def __init__(self, figures: PipelineFigures, depths: dict[str, int], queue: QueueAge) -> None:
         self.figures = figures
         self.depths = depths
+        self.queue = queue
 
     def collect(self) -> Iterator[Metric]:
         lines = CounterMetricFamily(
@@ -51,6 +54,19 @@ class _Snapshot(Collector):
         for queue, n in sorted(self.depths.items()):
             depth.add_metric([queue], n)
         yield depth
+        review = GaugeMetricFamily(
+            "payrecon_review_queue_lines",
+            "Unmatched lines waiting for review, by age.",
+            labels=["age"],
+        )
+        for bucket, n in self.queue.by_bucket.items():
+            review.add_metric([bucket], n)
+        yield review
+        yield GaugeMetricFamily(
+            "payrecon_review_queue_overdue",
+            "Unmatched lines past the review deadline.",
+            value=self.queue.overdue,
+        )
         runs = CounterMetricFamily(
             "payrecon_task_runs", "Finished task runs.", labels=["task", "status"]
         )
@@ -81,7 +97,14 @@ def metrics(request: Request) -> Any:
         depths = queue_depths()
     except Exception:  # a broker outage must not hide the other metrics
         depths = {}
-    registry.register(_Snapshot(pipeline_figures(request.app.state.container.engine), depths))
+    container = request.app.state.container
+    queue = review_queue_age(
+        container.engine,
+        datetime.now(UTC).date(),
+        overdue_days=container.settings.review_overdue_days,
+        report=False,
+    )
+    registry.register(_Snapshot(pipeline_figures(container.engine), depths, queue))
     return Response(
         generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
