@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
+from operator import attrgetter
 
 from payrecon.domain.matching_amounts import KIND_PAYMENT_LINK, Clock, allocate_for_customer
 from payrecon.domain.matching_book import (
@@ -22,7 +23,9 @@ from payrecon.domain.matching_book import (
     PaymentHistory,
 )
 from payrecon.domain.matching_customers import (
+    IdentificationPlan,
     PayerNameIndex,
+    identification_plan,
     identify_customer,
     suggest_by_name,
 )
@@ -53,6 +56,8 @@ from payrecon.domain.matching_references import (
     reference_tokens,
 )
 from payrecon.domain.rules import IdentificationMethod, RuleBook, RuleSet
+
+_BOOKING_DATE = attrgetter("booking_date")
 
 __all__ = [
     "RULE_EXACT_REFERENCE",
@@ -161,13 +166,14 @@ def match_lines(
     ctx = context or MatchContext()
     result = MatchResult()
     rule_sets: dict[int | None, RuleSet] = {}
+    plans: dict[int | None, IdentificationPlan] = {}
     # With one owner's customers only (the usual chunk), no line needs screening for others'.
     owners = frozenset(ctx.directory.owners.values())
     debits = [line for line in lines if line.amount < 0]
     if debits:  # a debit may undo a credit of this very batch
         ctx.history.expect(debits)
     screens: dict[int | None, bool] = {}
-    for line in sorted(lines, key=lambda ln: ln.booking_date):
+    for line in sorted(lines, key=_BOOKING_DATE):
         owner = line.contract_owner_id
         rules = rule_sets.get(owner) or rule_sets.setdefault(owner, ctx.rules.for_owner(owner))
         if line.amount > 0:
@@ -176,7 +182,10 @@ def match_lines(
                 screen = screens[owner] = (
                     owner is not None and bool(owners) and (len(owners) > 1 or owner not in owners)
                 )
-            decided = _credit(line, rules, book, ctx, screen)
+            plan = plans.get(owner) or plans.setdefault(
+                owner, identification_plan(rules, ctx.directory)
+            )
+            decided = _credit(line, rules, book, ctx, screen, plan)
             if isinstance(decided, LineDecision):
                 result.decisions.append(decided)
                 if debits and ctx.history.quotes(line):
@@ -198,7 +207,12 @@ def match_lines(
 
 
 def _credit(
-    line: LineToMatch, rules: RuleSet, book: InvoiceBook, ctx: MatchContext, screen: bool
+    line: LineToMatch,
+    rules: RuleSet,
+    book: InvoiceBook,
+    ctx: MatchContext,
+    screen: bool,
+    plan: IdentificationPlan,
 ) -> LineDecision | Problem:
     """`screen`: whether customers of other owners may be among the candidates."""
     referenced: list[tuple[OpenInvoice, FoundReference]] = []
@@ -218,7 +232,7 @@ def _credit(
                 unknown.append(reference)
             for invoice in invoices:
                 referenced.append((invoice, reference))
-    who = identify_customer(line, rules, referenced, ctx.directory, unknown, texts, screen)
+    who = identify_customer(line, rules, referenced, ctx.directory, unknown, texts, screen, plan)
     if isinstance(who, Problem):
         return who
     if who.method is IdentificationMethod.PAYMENT_LINK:

@@ -134,11 +134,7 @@ def allocate_for_customer(
     for rule in rules.allocate_by:
         if rule is AllocationRule.INVOICE_REFERENCE and own:
             currency = line.currency
-            usable = (
-                own
-                if all(i.currency == currency for i, _ in own)
-                else [(i, r) for i, r in own if i.currency == currency]
-            )
+            usable = [(i, r) for i, r in own if i.currency == currency]
             if not usable:
                 numbers = ", ".join(i.number for i, _ in own)
                 return Problem(

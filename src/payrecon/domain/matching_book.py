@@ -48,11 +48,6 @@ class InvoiceBook:
     def __len__(self) -> int:
         return len(self._invoices)
 
-    def by_number(self, number: str) -> OpenInvoice | None:
-        """The one invoice whose number normalises like `number` (None if none or several)."""
-        found = self._by_key.get(invoice_key(number), ())
-        return found[0] if len(found) == 1 else None
-
     def with_key(self, key: str) -> list[OpenInvoice]:
         return self._by_key.get(key, [])
 
@@ -112,6 +107,15 @@ class CustomerDirectory:
     payment_links: Mapping[str, LinkTarget] = field(default_factory=dict)
     provider_customers: Mapping[str, int] = field(default_factory=dict)
     owners: Mapping[int, int] = field(default_factory=dict)  # customer -> contract owner
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The names of the maps that hold anyone (the identification plan skips the others)."""
+        return frozenset(
+            name
+            for name in ("mandates", "payment_links", "provider_customers")
+            if getattr(self, name)
+        )
 
     def belongs(self, customer_id: int, owner_id: int | None) -> bool:
         """Whether the customer may pay on the owner's account (unknown owners allow anyone)."""

@@ -69,10 +69,12 @@ def identify_customer(
     unknown: Sequence[FoundReference] = (),
     texts: tuple[tuple[str, str], ...] | None = None,
     screen: bool = True,
+    plan: IdentificationPlan | None = None,
 ) -> Identification | Problem:
     """`referenced`: the known invoices the line names; `unknown`: references to none;
     `texts`: the line's texts, when the caller has them at hand; `screen`: False when no
-    customer of another owner can be among the candidates (the caller knows)."""
+    customer of another owner can be among the candidates (the caller knows); `plan`: from
+    `identification_plan`, when the caller matches many lines against one directory."""
     evidence = _Evidence(
         line,
         line.texts if texts is None else texts,
@@ -84,7 +86,7 @@ def identify_customer(
     decisive: tuple[IdentificationMethod, Candidates] | None = None
     owner = line.contract_owner_id
     screen = screen and owner is not None and bool(directory.owners)
-    for method, finder in _plan(rules.identify_customer_by):
+    for method, finder in plan or identification_plan(rules, directory):
         candidates = finder(evidence)
         if candidates and screen and not directory.all_belong(candidates, owner):
             # Another owner's customer cannot pay on this owner's account.
@@ -227,12 +229,29 @@ _FINDERS: dict[IdentificationMethod, Finder] = {
 }
 
 
+# The directory map each kind of evidence needs; an empty map means that kind finds no one.
+_NEEDS = {
+    IdentificationMethod.MANDATE: "mandates",
+    IdentificationMethod.PAYMENT_LINK: "payment_links",
+    IdentificationMethod.PROVIDER_CUSTOMER: "provider_customers",
+}
+
+
+IdentificationPlan = tuple[tuple[IdentificationMethod, Finder], ...]
+
+
+def identification_plan(rules: RuleSet, directory: CustomerDirectory) -> IdentificationPlan:
+    """The kinds of evidence to look at, in the owner's order, for this directory."""
+    return _plan(rules.identify_customer_by, directory.kinds)
+
+
 @lru_cache(maxsize=64)
-def _plan(
-    order: tuple[IdentificationMethod, ...],
-) -> tuple[tuple[IdentificationMethod, Finder], ...]:
-    """The finders of an owner's order, looked up once rather than per line."""
-    return tuple((method, _FINDERS[method]) for method in order)
+def _plan(order: tuple[IdentificationMethod, ...], kinds: frozenset[str]) -> IdentificationPlan:
+    """The finders of an owner's order that can find anyone in this directory (`kinds`: its
+    non-empty maps), looked up once rather than per line."""
+    return tuple(
+        (method, _FINDERS[method]) for method in order if _NEEDS.get(method, "") in kinds | {""}
+    )
 
 
 def _labelled(token: str, text: str, labels: tuple[str, ...]) -> bool:
