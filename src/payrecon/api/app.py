@@ -9,6 +9,7 @@ from payrecon.api.errors import install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.routes import all_routers
 from payrecon.bootstrap import Container, get_container, install_container
+from payrecon.services.reconcile import load_rule_book
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -22,6 +23,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.container = container or get_container()
     if app.state.container.settings.in_process_worker:
         install_container(app.state.container)
+    load_rule_book()  # a bad rules file stops the API at start (RuleSetError names the field)
     install_error_handlers(app)
     for router in all_routers():
         app.include_router(router)

@@ -4,7 +4,8 @@
     ├── InvalidInput                  a caller's value is wrong (API 422, CLI exit 2)
     │   ├── InvalidAmount             not an exact, finite decimal; a float; a bad currency
     │   ├── CurrencyMismatch          money of two currencies combined without a rate
-    │   └── FeedFormatError           a bank or provider file is malformed (names file and place)
+    │   ├── FeedFormatError           a bank or provider file is malformed (names file and place)
+    │   └── RuleSetError              an allocation rule file is invalid (domain/rules.py)
     ├── NotFound                      the thing named does not exist (API 404)
     ├── Conflict                      the request contradicts the ledger's state (API 409)
     │   └── OverAllocation            an allocation would exceed a payment or an invoice

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func, select
 
 from payrecon.logging import get_logger
+from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
-from payrecon.store.queries import live_allocated_by_invoice
+from payrecon.store.matching_tables import payment_reversals
+from payrecon.store.queries import open_amount_of_invoice
 
 log = get_logger(__name__)
 
@@ -42,7 +44,15 @@ class AuditReport:
 
 def audit_ledger(engine: Engine) -> AuditReport:
     report = AuditReport()
-    allocated = live_allocated_by_invoice().subquery()
+    open_amount = open_amount_of_invoice()
+    by_note = (
+        select(
+            lt.credit_note_allocations.c.credit_note_id,
+            func.sum(lt.credit_note_allocations.c.amount).label("allocated"),
+        )
+        .group_by(lt.credit_note_allocations.c.credit_note_id)
+        .subquery()
+    )
     by_payment = (
         select(t.allocations.c.payment_id, func.sum(t.allocations.c.amount).label("allocated"))
         .group_by(t.allocations.c.payment_id)
@@ -55,17 +65,31 @@ def audit_ledger(engine: Engine) -> AuditReport:
         report.checked["payments"] = conn.execute(
             select(func.count()).select_from(t.payments)
         ).scalar_one()
+        # Payments' and collected credit notes' allocations together never exceed the total.
         for row in conn.execute(
-            select(t.invoices.c.id, t.invoices.c.total, allocated.c.allocated)
-            .join(allocated, allocated.c.invoice_id == t.invoices.c.id)
-            .where(allocated.c.allocated > t.invoices.c.total)
+            select(t.invoices.c.id, t.invoices.c.total, open_amount.label("open_amount")).where(
+                open_amount < 0
+            )
         ):
             report.breaches.append(
                 Breach(
                     "invoice_over_allocated",
                     "invoice",
                     row.id,
-                    f"{row.allocated:f} > total {row.total:f}",
+                    f"open amount {row.open_amount:f} below zero (total {row.total:f})",
+                )
+            )
+        for row in conn.execute(
+            select(lt.credit_notes.c.id, lt.credit_notes.c.amount, by_note.c.allocated)
+            .join(by_note, by_note.c.credit_note_id == lt.credit_notes.c.id)
+            .where(by_note.c.allocated > lt.credit_notes.c.amount)
+        ):
+            report.breaches.append(
+                Breach(
+                    "credit_note_over_applied",
+                    "credit_note",
+                    row.id,
+                    f"{row.allocated:f} > amount {row.amount:f}",
                 )
             )
         for row in conn.execute(
@@ -101,10 +125,18 @@ def audit_ledger(engine: Engine) -> AuditReport:
                     f"{row.currency} allocated to a {row.invoice_currency} invoice at rate 1",
                 )
             )
+        # A matched line made a payment or, a debit, reversed one.
         for row in conn.execute(
             select(t.statement_lines.c.id)
             .outerjoin(t.payments, t.payments.c.statement_line_id == t.statement_lines.c.id)
-            .where(t.statement_lines.c.status == "matched", t.payments.c.id.is_(None))
+            .outerjoin(
+                payment_reversals, payment_reversals.c.statement_line_id == t.statement_lines.c.id
+            )
+            .where(
+                t.statement_lines.c.status == "matched",
+                t.payments.c.id.is_(None),
+                payment_reversals.c.id.is_(None),
+            )
         ):
             report.breaches.append(
                 Breach("matched_line_without_payment", "statement_line", row.id, "no payment")

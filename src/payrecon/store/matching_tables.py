@@ -83,9 +83,8 @@ payment_settlements = Table(
     Column("id", Id, primary_key=True),
     Column("payment_id", Id, ForeignKey("payments.id", ondelete="CASCADE"), nullable=False),
     Column("invoice_id", Id, ForeignKey("invoices.id"), nullable=False),
-    # credit_notes.id; no foreign key, because 0003_ledger is a sibling branch of this migration
-    # (a constraint here would make one branch depend on the other before the heads are merged).
-    Column("credit_note_id", Id, nullable=False, unique=True),
+    # credit_notes comes from the sibling branch 0003_ledger; the foreign key from 0012.
+    Column("credit_note_id", Id, ForeignKey("credit_notes.id"), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
     Column("amount", Amount(), nullable=False),
     Column("currency", String(3), nullable=False),

@@ -14,6 +14,7 @@ from kombu.entity import Queue
 
 from payrecon.bootstrap import get_container
 from payrecon.config import Settings
+from payrecon.services.reconcile import load_rule_book
 from payrecon.worker.registry import TASKS
 
 QUEUES = ("ingest", "match", "balances")
@@ -63,6 +64,12 @@ def _bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) -
 @signals.task_postrun.connect
 def _unbind_task_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+@signals.worker_init.connect
+def _validate_rules_at_start(**_: Any) -> None:
+    # A bad rules file stops the worker at start, not at the first line it would match.
+    load_rule_book()
 
 
 @signals.worker_process_init.connect
