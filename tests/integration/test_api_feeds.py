@@ -3,6 +3,8 @@ before the response)."""
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,20 @@ def test_bad_uploads(client: TestClient, engine: Engine) -> None:
         client.get("/v1/feeds?status=quarantined", headers=bearer("read")).headers["X-Total-Count"]
         == "1"
     )
+
+
+def test_reconciliation_summary(client: TestClient) -> None:
+    content = (DATA / "statement.camt053.xml").read_bytes()
+    assert upload(client, "statement.xml", content).status_code == 202  # type: ignore[attr-defined]
+    body = json.loads(
+        client.get("/v1/reconciliation/summary", headers=bearer("read")).text, parse_float=Decimal
+    )
+    assert (body["files"], body["lines"], body["linesMatched"], body["linesUnmatched"]) == (
+        1,
+        4,
+        3,
+        1,
+    )
+    assert body["amountReceived"] == Decimal("333.33")
+    assert body["amountAllocated"] == Decimal("210.00")  # 16.34 + 40.00 + 136.66 + 17.00
+    assert [d["externalId"] for d in body["mostIndebted"]] == ["C003", "C002"]
