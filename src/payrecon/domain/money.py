@@ -6,6 +6,7 @@ Rounding happens at the edges only, with the contract owner's mode and decimal p
 from __future__ import annotations
 
 import decimal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -42,6 +43,22 @@ _DECIMAL_ROUNDING = {
     RoundingMode.HALF_DOWN: decimal.ROUND_HALF_DOWN,
     RoundingMode.HALF_EVEN: decimal.ROUND_HALF_EVEN,
 }
+
+
+# ISO 4217 minor units where they are not 2 (JPY 0, KWD 3, CLF 4).
+ISO_EXPONENTS: Mapping[str, int] = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI"), 0
+    ),
+    **dict.fromkeys(("VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+
+
+def minor_unit_exponent(currency: str, table: Mapping[str, int] = ISO_EXPONENTS) -> int:
+    """Decimal places of `currency`'s minor unit: JPY 0, GBP 2, KWD 3."""
+    return table.get(currency.upper(), 2)
 
 
 def round_amount(

@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from payrecon.domain.lines import StatementLine, content_key
-from payrecon.domain.money import Money, parse_amount
+from payrecon.domain.money import ISO_EXPONENTS, Money, minor_unit_exponent, parse_amount
 
 
 class Provider(StrEnum):
@@ -31,21 +31,6 @@ class Provider(StrEnum):
 
 
 # ISO 4217 minor-unit exponents that differ from 2. Providers with their own table (Stripe) pass it.
-ISO_EXPONENTS: Mapping[str, int] = {
-    **dict.fromkeys(
-        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI"), 0
-    ),
-    **dict.fromkeys(("VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}
-
-
-def minor_unit_exponent(currency: str, table: Mapping[str, int] = ISO_EXPONENTS) -> int:
-    """Decimal places of `currency`'s minor unit: JPY 0, GBP 2, KWD 3."""
-    return table.get(currency.upper(), 2)
-
-
 def from_minor_units(
     value: int | str | Decimal, currency: str, table: Mapping[str, int] = ISO_EXPONENTS
 ) -> Decimal:

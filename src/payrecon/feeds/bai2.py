@@ -18,6 +18,7 @@ from pathlib import Path
 
 from payrecon.domain.errors import FeedFormatError
 from payrecon.domain.lines import StatementLine
+from payrecon.domain.money import minor_unit_exponent
 from payrecon.feeds.statement import (
     FeedStream,
     ReferenceBook,
@@ -31,12 +32,6 @@ from payrecon.feeds.statement import (
 _CUT = re.compile(r"/\s+(?=\d{2},)")
 _CODE = re.compile(r"^(\d{2}),")
 _AMOUNT = re.compile(r"^[+-]?\d+$")
-# ISO 4217 minor units where they are not 2.
-_MINOR_UNITS = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF"), 0),
-    **dict.fromkeys(("UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
 _DEFAULT_CURRENCY = "USD"  # BAI2: an omitted currency is the originator's; BAI2 is a US format
 _KEYED = re.compile(r"^(EREF|DBNM|CRNM|DACT|CACT|REMI):\s*(.*)$")
 
@@ -183,7 +178,7 @@ class _Reader:
         number, currency = fields[1].strip(), fields[2].strip() or group_currency
         if not number:
             raise self.fail(head, "no account number")
-        scale = _MINOR_UNITS.get(currency, 2)
+        scale = minor_unit_exponent(currency)
         totals = _Totals(records=head.count)
         balances = self.summary(head, fields[3:], totals)
         book, lines, total = ReferenceBook(), 0, Decimal(0)

@@ -140,9 +140,10 @@ class _OwnerOf:
         return owner
 
 
-def _line_row(
-    feed_file_id: int, owner_id: int, seq: int, line: StatementLine, now: Any
+def statement_line_row(
+    feed_file_id: int, owner_id: int | None, seq: int, line: StatementLine, now: Any
 ) -> dict[str, Any]:
+    """The `statement_lines` row of a normalised line, pending; every way in writes this."""
     return {
         "feed_file_id": feed_file_id,
         "contract_owner_id": owner_id,
@@ -184,7 +185,7 @@ def ingest_feed_file(
             lines = new = 0
             owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
             rows = (
-                _line_row(feed.id, owner_of(line, seq), seq, line, now)
+                statement_line_row(feed.id, owner_of(line, seq), seq, line, now)
                 for seq, line in enumerate(read_statement_file(path), start=1)
             )
             for batch in batched(rows, batch_size):

@@ -16,13 +16,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from payrecon.domain.lines import StatementLine
 from payrecon.feeds.openbanking import OpenBankingClient
 from payrecon.services.clock import utcnow
+from payrecon.services.ingest import statement_line_row
 from payrecon.services.owner_accounts import normalise_account, owner_accounts
 from payrecon.services.provider_events import ProviderConfig, load_provider
 from payrecon.store import provider_tables as pt
@@ -115,35 +115,11 @@ def _store_lines(
     created = insert_ignoring_conflicts(conn, t.feed_files, [feed], ["sha256"])
     if not created:
         return 0  # this very page was stored before, with its lines
-    rows = [_line_row(created[0], owner, seq, line, now) for seq, line in enumerate(lines, 1)]
+    rows = [
+        statement_line_row(created[0], owner, seq, line, now) for seq, line in enumerate(lines, 1)
+    ]
     new = len(insert_ignoring_conflicts(conn, t.statement_lines, rows, ["account", "external_id"]))
     conn.execute(
         t.feed_files.update().where(t.feed_files.c.id == created[0]).values(new_line_count=new)
     )
     return new
-
-
-def _line_row(
-    feed_file_id: int, owner: int | None, seq: int, line: StatementLine, now: datetime
-) -> dict[str, Any]:
-    return {
-        "feed_file_id": feed_file_id,
-        "contract_owner_id": owner,
-        "seq": seq,
-        "account": line.account,
-        "external_id": line.external_id,
-        "booking_date": line.booking_date,
-        "value_date": line.value_date,
-        "amount": line.amount,
-        "currency": line.currency,
-        "counterparty_name": line.counterparty_name,
-        "counterparty_account": line.counterparty_account,
-        "remittance": line.remittance,
-        "structured_reference": line.structured_reference,
-        "end_to_end_id": line.end_to_end_id,
-        "mandate_id": line.mandate_id,
-        "bank_transaction_code": line.bank_transaction_code,
-        "return_reason": line.return_reason,
-        "status": "pending",
-        "created_at": now,
-    }
