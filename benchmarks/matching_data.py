@@ -8,6 +8,7 @@ Every rule is exercised, and so are the traps: account numbers that look like in
 payer names shared by several customers, bare order numbers, references to unknown or settled
 invoices, an account shared by two customers, unknown payers named like customers. Debits
 return, refund and charge back earlier payments (their invoices reopen in the truth too).
+Provider payouts (payouts.json, with their items) arrive as credits that settle them.
 Lines are generated day by day in the order the engine takes them, and the truth follows the
 open amounts as the day's payments reduce them.
 """
@@ -26,6 +27,7 @@ from benchmarks.matching_files import (
     write_owners,
     write_truth,
 )
+from benchmarks.matching_payouts import write_payouts
 from benchmarks.matching_scenarios import Generator
 from benchmarks.matching_world import OWNERS
 
@@ -55,11 +57,13 @@ def write_dataset(seed: int, lines: int, out: Path) -> dict[str, object]:
         writer(out / name, f"BENCH-{seed}-{owner.id}", owner.account, owner.currency, own)
         files.append(name)
     write_truth(out / "truth.jsonl", generator.lines)
+    write_payouts(out / "payouts.json", generator.payouts)
     manifest: dict[str, object] = {
         "seed": seed,
         "lines": len(generator.lines),
         "customers": len(generator.customers),
         "invoices": len(generator.invoices),
+        "payouts": len(generator.payouts),
         "files": files,
         "owners": [
             {"id": o.id, "account": o.account, "invoice_number_format": o.number_format}

@@ -60,6 +60,7 @@ class Line:
     customer: str | None = None  # external id of the customer who truly paid
     allocations: list[tuple[str, Decimal]] = field(default_factory=list)
     reverses: str | None = None  # external id of the credit this debit undoes
+    payout: str | None = None  # external id of the provider payout this credit settles
 
 
 def write_owners(path: Path, owners: Iterable[tuple[int, str, str, str | None]]) -> None:
@@ -142,6 +143,7 @@ def write_truth(path: Path, lines: Iterable[Line]) -> None:
                 "customer": line.customer,
                 "allocations": [[number, f"{amount:f}"] for number, amount in line.allocations],
                 "reverses": line.reverses,
+                "payout": line.payout,
             }
             handle.write(json.dumps(record) + "\n")
 

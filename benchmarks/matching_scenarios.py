@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from benchmarks.matching_files import Customer, Invoice, Line
-from benchmarks.matching_world import DAYS, OWNERS, START, THANKS, Owner, World, _money
+from benchmarks.matching_payouts import PayoutScenarios
+from benchmarks.matching_world import DAYS, OWNERS, START, THANKS, Owner, _money
 
 from payrecon.domain.matching_references import creditor_reference
 
@@ -42,10 +43,13 @@ SCENARIOS: dict[str, float] = {
     "refund": 0.02,
     "chargeback": 0.01,
     "supplier_debit": 0.02,
+    "payout_reference": 0.010,  # benchmarks.matching_payouts
+    "payout_amount": 0.004,
+    "payout_mismatch": 0.002,
 }
 
 
-class Generator(World):
+class Generator(PayoutScenarios):
     def generate(self) -> None:
         names, weights = zip(*SCENARIOS.items(), strict=True)
         for n in range(self.target):

@@ -5,7 +5,8 @@
 For each seed: generate the data set, import owners, customers and invoices, then time ingest
 (both statements) and reconcile through the services, as `payrecon ingest` runs them. Then
 compare the live allocations with the truth: precision per rule the engine used, recall per
-rule the truth expected, reversals found, and the invariants (no payment allocates more than
+rule the truth expected (a line settling a provider payout counts once, as rule `payout`),
+reversals found, and the invariants (no payment allocates more than
 its line; no unknown payer gets an allocation). Runs on SQLite by default; `--postgres` makes
 a scratch database on PAYRECON_TEST_PG_HOST (default 127.0.0.1) and drops it afterwards.
 """
@@ -26,12 +27,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from benchmarks.matching_data import write_dataset
+from benchmarks.matching_payouts import load_payouts
 from sqlalchemy import Engine, func, select
 
 from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
 from payrecon.services.ingest import ingest_feed_file, receive_file
 from payrecon.services.reconcile import reconcile_pending
 from payrecon.store import matching_tables as mt
+from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
 
@@ -82,6 +85,7 @@ def load_and_reconcile(engine: Engine, data: Path, store: Path) -> tuple[float, 
     import_contract_owners(engine, data / "contract_owners.csv")
     import_customers(engine, data / "customers.csv")
     import_invoices(engine, data / "invoices.csv")
+    load_payouts(engine, data / "payouts.json")
     manifest = json.loads((data / "manifest.json").read_text())
     started = time.perf_counter()
     for name in manifest["files"]:
@@ -136,6 +140,13 @@ def score(engine: Engine, truth_path: Path) -> Score:
                 .where(mt.payment_reversals.c.reverses_payment.is_(True))
             ).all()
         )
+        settled = set(
+            conn.execute(
+                select(sl.c.external_id, pt.payouts.c.external_id).join(
+                    pt.payouts, pt.payouts.c.statement_line_id == sl.c.id
+                )
+            ).all()
+        )
         ext_of = dict(conn.execute(select(sl.c.id, sl.c.external_id)).all())
         status = dict(conn.execute(select(sl.c.external_id, sl.c.status)).all())
     result = Score(lines=len(truth), over_allocated_payments=int(over))
@@ -145,6 +156,11 @@ def score(engine: Engine, truth_path: Path) -> Score:
     for key, rule in expected.items():
         result.expected[rule] += 1
         result.expected_found[rule] += key in predicted
+    truly_settled = {(r["external_id"], r["payout"]) for r in truth if r.get("payout")}
+    result.predicted["payout"] += len(settled)
+    result.predicted_right["payout"] += len(settled & truly_settled)
+    result.expected["payout"] += len(truly_settled)
+    result.expected_found["payout"] += len(settled & truly_settled)
     with_allocations = {k[0] for k in predicted}
     for r in truth:
         if r["customer"] is None and Decimal(r["amount"]) > 0:
@@ -205,16 +221,16 @@ def _ratio(part: int, whole: int) -> str:
 
 def report(title: str, s: Score) -> None:
     print(f"\n== {title}: {s.lines} lines")
-    print(f"{'rule':<26}{'predicted':>10}{'precision':>11}{'expected':>10}{'recall':>9}")
+    print(f"{'rule':<28}{'predicted':>10}{'precision':>11}{'expected':>10}{'recall':>9}")
     rows = [
         (rule, s.predicted[rule], s.predicted_right[rule], s.expected[rule], s.expected_found[rule])
         for rule in sorted(set(s.predicted) | set(s.expected))
     ]
     totals = (s.predicted, s.predicted_right, s.expected, s.expected_found)
-    rows.append(("all allocations", *(sum(c.values()) for c in totals)))
+    rows.append(("all (allocations, payouts)", *(sum(c.values()) for c in totals)))
     for rule, made, right, wanted, found in rows:
         precision, recall = _ratio(right, made), _ratio(found, wanted)
-        print(f"{rule:<26}{made:>10}{precision:>11}{wanted:>10}{recall:>9}")
+        print(f"{rule:<28}{made:>10}{precision:>11}{wanted:>10}{recall:>9}")
     recall = _ratio(s.reversals_found, s.reversals_expected)
     print(
         f"reversals: {s.reversals_made} made, {s.reversals_right} right, "

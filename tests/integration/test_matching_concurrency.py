@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from benchmarks.matching_data import write_dataset
+from benchmarks.matching_payouts import load_payouts
 from benchmarks.matching_score import load_and_reconcile
 from sqlalchemy import Engine, select
 
@@ -53,6 +54,7 @@ def ingest_only(engine: Engine, data: Path, store: Path) -> None:
     import_contract_owners(engine, data / "contract_owners.csv")
     import_customers(engine, data / "customers.csv")
     import_invoices(engine, data / "invoices.csv")
+    load_payouts(engine, data / "payouts.json")
     for name in ("statement-1.camt053.xml", "statement-2.sta"):
         received = receive_file(engine, store, data / name)
         ingest_feed_file(engine, store, received.feed_file_id)

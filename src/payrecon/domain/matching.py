@@ -46,6 +46,13 @@ from payrecon.domain.matching_model import (
     Settlement,
     Suggestion,
 )
+from payrecon.domain.matching_payouts import (
+    PayoutBook,
+    PayoutSettlement,
+    payout_texts,
+    reference_keys,
+    settle_payout,
+)
 from payrecon.domain.matching_references import (
     FoundReference,
     ReferenceReader,
@@ -55,7 +62,7 @@ from payrecon.domain.matching_references import (
     reference_reader,
     reference_tokens,
 )
-from payrecon.domain.rules import IdentificationMethod, RuleBook, RuleSet
+from payrecon.domain.rules import IdentificationMethod, RuleBook, RuleSet, SettlementRule
 
 _BOOKING_DATE = attrgetter("booking_date")
 
@@ -74,6 +81,8 @@ __all__ = [
     "OriginalPayment",
     "PayerNameIndex",
     "PaymentHistory",
+    "PayoutBook",
+    "PayoutSettlement",
     "Problem",
     "ProblemKind",
     "ProposedAllocation",
@@ -84,6 +93,7 @@ __all__ = [
     "invoice_key",
     "match_lines",
     "normalise_account",
+    "payout_reference_candidates",
     "reference_tokens",
     "referenced_keys",
     "suggest_payers",
@@ -93,7 +103,7 @@ __all__ = [
 class MatchContext:
     """Everything a batch is matched against besides its invoices: the rules, the owners'
     invoice-number formats, the customer directory, earlier payments, an optional clock (for
-    the combination search's wall-clock safety net)."""
+    the combination search's wall-clock safety net), the provider payouts lines may settle."""
 
     def __init__(
         self,
@@ -103,10 +113,12 @@ class MatchContext:
         history: PaymentHistory | None = None,
         invoice_formats: Mapping[int, str | None] | None = None,
         clock: Clock | None = None,
+        payouts: PayoutBook | None = None,
     ) -> None:
         self.rules = rules or RuleBook(RuleSet())
         self.directory = directory or CustomerDirectory()
         self.history = history or PaymentHistory()
+        self.payouts = payouts or PayoutBook()
         self.invoice_formats: Mapping[int, str | None] = dict(invoice_formats or {})
         self.clock = clock
         self._readers: dict[int | None, ReferenceReader] = {}
@@ -159,6 +171,17 @@ def referenced_keys(lines: Iterable[LineToMatch], context: MatchContext) -> set[
     return keys
 
 
+def payout_reference_candidates(lines: Iterable[LineToMatch]) -> set[str]:
+    """Every key a payout reference quoted by the batch's credits may have, for one set-based
+    look-up of the payouts."""
+    keys: set[str] = set()
+    for line in lines:
+        if line.amount > 0:
+            for _, text in payout_texts(line):
+                keys.update(reference_keys(text))
+    return keys
+
+
 def match_lines(
     lines: Sequence[LineToMatch], book: InvoiceBook, context: MatchContext | None = None
 ) -> MatchResult:
@@ -173,10 +196,19 @@ def match_lines(
     if debits:  # a debit may undo a credit of this very batch
         ctx.history.expect(debits)
     screens: dict[int | None, bool] = {}
+    payouts = ctx.payouts
     for line in sorted(lines, key=_BOOKING_DATE):
         owner = line.contract_owner_id
         rules = rule_sets.get(owner) or rule_sets.setdefault(owner, ctx.rules.for_owner(owner))
         if line.amount > 0:
+            if payouts and SettlementRule.PAYOUT in rules.settle_lines_by:
+                settled = settle_payout(line, payouts, rules.payouts, partial(_identifies, ctx))
+                if isinstance(settled, PayoutSettlement):
+                    result.payouts.append(settled)
+                    continue
+                if settled is not None:  # it carries a payout: never a customer's payment
+                    result.problems.append(settled)
+                    continue
             screen = screens.get(owner)
             if screen is None:
                 screen = screens[owner] = (
@@ -204,6 +236,21 @@ def match_lines(
         else:
             result.problems.append(Problem(line.id, ProblemKind.IGNORED, "zero amount"))
     return result
+
+
+def _identifies(ctx: MatchContext, line: LineToMatch) -> bool:
+    """Whether the line carries what names a customer: a mandate, link or provider customer, a
+    payer account on file, an invoice reference (any of which rules out a payout by amount)."""
+    return bool(
+        line.mandate_id
+        or line.payment_link_id
+        or line.provider_customer_id
+        or (
+            line.counterparty_account
+            and normalise_account(line.counterparty_account) in ctx.directory.bank_accounts
+        )
+        or (line.texts and ctx.reader(line.contract_owner_id).find(line.texts))
+    )
 
 
 def _credit(

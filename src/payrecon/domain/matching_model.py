@@ -12,8 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from payrecon.domain.matching_references import FIELD_REMITTANCE, FIELD_STRUCTURED
+
+if TYPE_CHECKING:
+    from payrecon.domain.matching_payouts import PayoutSettlement
 
 RULE_EXACT_REFERENCE = "invoice_reference_exact"
 RULE_REFERENCE = "invoice_reference"
@@ -35,6 +39,11 @@ class ProblemKind(StrEnum):
     ORIGINAL_NOT_FOUND = "original_not_found"  # a reversal whose payment cannot be found
     AMOUNT_DIFFERS = "amount_differs"  # the original payment has another amount
     IGNORED = "ignored"  # nothing to do (a zero amount, or a debit the owner ignores)
+    # A credit that carries a provider payout but cannot settle it (matching_payouts).
+    PAYOUT_AMOUNT_MISMATCH = "payout_amount_mismatch"  # net amount or currency differs
+    PAYOUT_ITEMS_MISMATCH = "payout_items_mismatch"  # items do not sum to it, or are not stored
+    AMBIGUOUS_PAYOUT = "ambiguous_payout"  # several payouts fit, or one fits several lines
+    PAYOUT_UNAVAILABLE = "payout_unavailable"  # settled by another line already, or failed
 
 
 class DebitKind(StrEnum):
@@ -182,6 +191,8 @@ class MatchResult:
     decisions: list[LineDecision] = field(default_factory=list)
     reversals: list[Reversal] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Lines that settle a provider payout (`matching_payouts.PayoutSettlement`): no payment.
+    payouts: list[PayoutSettlement] = field(default_factory=list)
 
     @property
     def allocations(self) -> list[ProposedAllocation]:

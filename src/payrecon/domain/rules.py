@@ -45,6 +45,12 @@ class AllocationRule(StrEnum):
     OLDEST_DUE_FIRST = "oldest_due_first"
 
 
+class SettlementRule(StrEnum):
+    """Steps that run before customer identification: a line they settle is no customer's."""
+
+    PAYOUT = "payout"  # a provider payout (matching_payouts)
+
+
 def _exact_decimal(value: object) -> object:
     # YAML reads 0.05 as a binary float; money and confidences must be written as "0.05".
     if isinstance(value, float):
@@ -110,6 +116,14 @@ class PayerNameSettings(_Strict):
     max_suggestions: int = Field(default=3, ge=1, le=10)
 
 
+class PayoutSettings(_Strict):
+    # Without a payout reference, a credit settles the only unreconciled payout of its currency
+    # and net amount arriving within this many days of its booking date, unless it carries an
+    # invoice reference or a mandate; `match_by_amount: false` turns this fallback off.
+    match_by_amount: bool = True
+    arrival_window_days: int = Field(default=3, ge=0, le=14)
+
+
 class Tolerances(_Strict):
     """Shortfalls an owner accepts as settled; both off (zero) by default."""
 
@@ -171,6 +185,7 @@ class DebitSettings(_Strict):
 class RuleSet(_Strict):
     """One contract owner's rules (or the default)."""
 
+    settle_lines_by: tuple[SettlementRule, ...] = tuple(SettlementRule)
     identify_customer_by: tuple[IdentificationMethod, ...] = tuple(IdentificationMethod)
     on_conflicting_identification: Literal["review", "first"] = "review"
     allocate_by: tuple[AllocationRule, ...] = tuple(AllocationRule)
@@ -179,6 +194,7 @@ class RuleSet(_Strict):
     invoice_combination: CombinationSettings = CombinationSettings()
     payer_name: PayerNameSettings = PayerNameSettings()
     tolerances: Tolerances = Tolerances()
+    payouts: PayoutSettings = PayoutSettings()
     confidence: ConfidenceSettings = ConfidenceSettings()
     debits: DebitSettings = DebitSettings()
 
@@ -190,6 +206,8 @@ class RuleSet(_Strict):
                 raise ValueError(f"{name} needs at least one entry")
             if len(set(order)) != len(order):
                 raise ValueError(f"{name} names an entry twice")
+        if len(set(self.settle_lines_by)) != len(self.settle_lines_by):
+            raise ValueError("settle_lines_by names an entry twice")
         return self
 
 

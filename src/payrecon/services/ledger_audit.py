@@ -14,6 +14,7 @@ from payrecon.logging import get_logger
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.matching_tables import payment_reversals
+from payrecon.store.provider_tables import payouts
 from payrecon.store.queries import open_amount_of_invoice
 
 log = get_logger(__name__)
@@ -125,21 +126,29 @@ def audit_ledger(engine: Engine) -> AuditReport:
                     f"{row.currency} allocated to a {row.invoice_currency} invoice at rate 1",
                 )
             )
-        # A matched line made a payment or, a debit, reversed one.
+        # A matched line made a payment, or (a debit) reversed one, or settled a provider payout
+        # (whose payments the ledger recorded when the provider confirmed them).
         for row in conn.execute(
             select(t.statement_lines.c.id)
             .outerjoin(t.payments, t.payments.c.statement_line_id == t.statement_lines.c.id)
             .outerjoin(
                 payment_reversals, payment_reversals.c.statement_line_id == t.statement_lines.c.id
             )
+            .outerjoin(payouts, payouts.c.statement_line_id == t.statement_lines.c.id)
             .where(
                 t.statement_lines.c.status == "matched",
                 t.payments.c.id.is_(None),
                 payment_reversals.c.id.is_(None),
+                payouts.c.id.is_(None),
             )
         ):
             report.breaches.append(
-                Breach("matched_line_without_payment", "statement_line", row.id, "no payment")
+                Breach(
+                    "matched_line_without_payment",
+                    "statement_line",
+                    row.id,
+                    "no payment, reversal or payout",
+                )
             )
     for breach in report.breaches:
         log.error(

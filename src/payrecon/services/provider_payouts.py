@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from payrecon.domain.matching_payouts import payout_reference_key
 from payrecon.domain.providers import PayoutStatus, ProviderPayout, ProviderPayoutItem
 from payrecon.feeds.gocardless import GoCardlessClient
 from payrecon.feeds.stripe import StripeClient
@@ -24,7 +25,15 @@ from payrecon.store import provider_tables as pt
 from payrecon.store.bulk import dialect_insert
 
 log = get_logger(__name__)
-_MUTABLE = ("amount", "deducted_fees", "status", "arrival_date", "reference", "fetched_at")
+_MUTABLE = (
+    "amount",
+    "deducted_fees",
+    "status",
+    "arrival_date",
+    "reference",
+    "reference_key",
+    "fetched_at",
+)
 
 
 def store_payouts(
@@ -42,6 +51,7 @@ def store_payouts(
                 "status": p.status.value,
                 "arrival_date": p.arrival_date,
                 "reference": p.reference,
+                "reference_key": payout_reference_key(p.reference) if p.reference else None,
                 "provider_created_at": p.created_at,
                 "fetched_at": now,
             }

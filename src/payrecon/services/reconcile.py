@@ -5,9 +5,11 @@ suggestions, for the review queue).
 Work goes in chunks, one transaction each: read a chunk of pending lines (booking date, file,
 sequence), then everything they could need with a few set-based queries (the invoices they
 reference by normalised number, the customers behind their mandates, accounts, account numbers
-and links with those customers' open invoices, earlier payments their debits may undo); let the
-domain matcher decide; write the outcome in bulk. On PostgreSQL a transaction-scoped advisory
-lock serialises reconcilers, so any number of workers gives the allocations one worker would.
+and links with those customers' open invoices, earlier payments their debits may undo, the
+provider payouts their texts quote or their amounts fit); let the domain matcher decide; write
+the outcome in bulk. A line that settles a payout makes no payment: the payout is tied to it.
+On PostgreSQL a transaction-scoped advisory lock serialises reconcilers, so any number of
+workers gives the allocations one worker would.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from payrecon.domain.matching import (
     MatchResult,
     PayerNameIndex,
     PaymentHistory,
+    PayoutBook,
     ProblemKind,
     Reversal,
     Settlement,
     candidate_numbers,
     match_lines,
+    payout_reference_candidates,
     referenced_keys,
     suggest_payers,
 )
@@ -48,6 +52,7 @@ from payrecon.services.clock import utcnow
 from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
+from payrecon.store.payout_queries import payouts_for_lines, settle_payouts
 from payrecon.store.queries import (
     customer_directory,
     customer_names,
@@ -161,6 +166,9 @@ def _match_chunk(
     debits = [line for line in lines if line.amount < 0]
     if debits:
         context.history = PaymentHistory(earlier_payments(conn, debits, candidate_numbers(debits)))
+    window = max(r.payouts.arrival_window_days for r in (rules.default, *rules.owners.values()))
+    keys = payout_reference_candidates(lines)
+    context.payouts = PayoutBook(payouts_for_lines(conn, keys, lines, window))
     with collector_paused():
         return match_lines(lines, book, context)
 
@@ -180,7 +188,7 @@ def collector_paused() -> Iterator[None]:
 
 def _tally(total: ReconcileResult, lines: list[LineToMatch], result: MatchResult) -> None:
     total.lines += len(lines)
-    total.matched += len(result.decisions) + len(result.reversals)
+    total.matched += len(result.decisions) + len(result.reversals) + len(result.payouts)
     total.unmatched += sum(1 for p in result.problems if p.kind is not ProblemKind.IGNORED)
     total.reversals += sum(1 for r in result.reversals if r.reverse_payment)
     total.allocations += len(result.allocations)
@@ -192,6 +200,7 @@ def _tally(total: ReconcileResult, lines: list[LineToMatch], result: MatchResult
         lines=len(lines),
         matched=len(result.decisions),
         reversals=len(result.reversals),
+        payouts=len(result.payouts),
         problems=len(result.problems),
     )
 
@@ -218,6 +227,7 @@ def _write(conn: Connection, result: MatchResult, lines: dict[int, LineToMatch])
         for settlement in decision.settlements:
             _write_settlement(conn, settlement, payment_ids[decision.line_id], decision, lines, now)
     _write_reversals(conn, result.reversals, now)
+    settle_payouts(conn, result.payouts, now)
     _write_statuses(conn, result, now)
 
 
@@ -362,6 +372,10 @@ def _write_statuses(conn: Connection, result: MatchResult, now: datetime) -> Non
     rows += [
         {"b_id": r.line_id, "b_status": "matched", "b_reason": None, "b_customer": r.customer_id}
         for r in result.reversals
+    ]
+    rows += [
+        {"b_id": s.line_id, "b_status": "matched", "b_reason": s.summary, "b_customer": None}
+        for s in result.payouts
     ]
     rows += [
         {

@@ -14,6 +14,7 @@ customer too. A payment with allocations left stays, its freed amount unused.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,7 @@ from payrecon.services.clock import utcnow
 from payrecon.services.reconcile import bank_payment, lock_reconciliation
 from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
+from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.bulk import insert_ignoring_conflicts
 from payrecon.store.listing import ListQueryLike, apply_list_query
@@ -106,6 +108,16 @@ def match_by_hand(
             raise NotFound(f"statement line {line_id} does not exist")
         if line.amount <= 0:
             raise Conflict(f"statement line {line_id} is a debit: only credits pay invoices")
+        # A line that settles a provider payout carries money the ledger already has (the
+        # payout's payments): paying invoices with it again would count it twice.
+        payout = conn.execute(
+            select(pt.payouts.c.external_id).where(pt.payouts.c.statement_line_id == line_id)
+        ).scalar()
+        if payout is not None:
+            raise Conflict(
+                f"statement line {line_id} settles payout {payout}: its payments are recorded",
+                details={"payout": payout},
+            )
         places = _decimal_places(conn, customer_id)
         payment = conn.execute(select(t.payments).where(_p.statement_line_id == line_id)).first()
         if payment is not None and (
@@ -356,7 +368,33 @@ def _line_view(conn: Connection, line_id: int) -> Json:
             "explanation": undone.evidence.get("explanation"),
         }
     )
+    item["payout"] = _payout_view(conn, line_id)
     return item
+
+
+def _payout_view(conn: Connection, line_id: int) -> Json | None:
+    """The provider payout the line settles (no payment: its payments are the provider's)."""
+    po = pt.payouts.c
+    payout = conn.execute(select(pt.payouts).where(po.statement_line_id == line_id)).first()
+    if payout is None:
+        return None
+    evidence = payout.settlement_evidence or {}
+    at = payout.reconciled_at
+    return {
+        "id": payout.id,
+        "externalId": payout.external_id,
+        "providerId": payout.provider_id,
+        "status": "reconciled",
+        "amount": payout.amount,
+        "currency": payout.currency,
+        "arrivalDate": payout.arrival_date,
+        "reference": payout.reference,
+        "fees": payout.settled_fees,
+        "payments": int(evidence.get("payments", 0)),
+        "items": int(evidence.get("items", 0)),
+        "reconciledAt": at.replace(tzinfo=UTC) if at is not None and not at.tzinfo else at,
+        "explanation": evidence.get("explanation"),
+    }
 
 
 def _add_suggestions(conn: Connection, items: list[Json]) -> None:

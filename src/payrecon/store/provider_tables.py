@@ -5,8 +5,10 @@ A provider object is unique by (provider, external id) and an event by (provider
 pulling or receiving anything twice adds nothing. `provider_payments.payment_id` links a provider
 payment to the ledger payment it produced (at most one each way); `provider_refunds.refund_id` the
 same for refunds. A payout is reconciled once `statement_line_id` names the bank line that
-carries it. `provider_id` and `refund_id` name tables of sibling migration branches (0002_admin,
-0003_ledger), so their foreign keys come with the merge revision 0009_merge.
+carries it (migration 0013_payout_settlement adds `reference_key`, `reconciled_at`,
+`settled_fees` and `settlement_evidence`). `provider_id` and `refund_id` name tables of sibling
+migration branches (0002_admin, 0003_ledger), so their foreign keys come with the merge
+revision 0009_merge.
 
 Watermarks are text because their meaning is the resource's: an ISO timestamp (the `created_at`
 filter of a provider list) or an ISO date (the last day an open-banking account was polled).
@@ -137,9 +139,17 @@ payouts = Table(
     _stamp("fetched_at"),
     _stamp("items_synced_at", nullable=True),
     Column("statement_line_id", Id, ForeignKey("statement_lines.id"), unique=True),
+    # 0013_payout_settlement: `reference` as the matcher compares it (capitals and digits only),
+    # and what settling it against `statement_line_id` found: the fees of its items and the
+    # evidence in words. The provider's `status` stays the provider's word.
+    Column("reference_key", String(255)),
+    _stamp("reconciled_at", nullable=True),
+    Column("settled_fees", ITEM_AMOUNT),
+    Column("settlement_evidence", JSON),
     UniqueConstraint("provider_id", "external_id"),
 )
 Index("ix_payouts_reference", payouts.c.reference)
+Index("ix_payouts_reference_key", payouts.c.reference_key)
 
 payout_items = Table(
     "payout_items",

@@ -1,0 +1,117 @@
+"""Set-based reads and bulk writes of payout settlement (`domain.matching_payouts`): the payouts a
+chunk of lines may settle, with their items, in a few IN queries; and the settled payouts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+
+from payrecon.domain.matching import LineToMatch, PayoutSettlement
+from payrecon.domain.matching_payouts import PayoutItem, PayoutToSettle
+from payrecon.store import admin_tables as at
+from payrecon.store import provider_tables as pt
+from payrecon.store.bulk import batched
+
+_BATCH = 900  # SQLite's historical limit on bound parameters
+
+
+def payouts_for_lines(
+    conn: Connection, keys: Iterable[str], lines: Sequence[LineToMatch], window_days: int
+) -> list[PayoutToSettle]:
+    """The payouts whose reference keys are among `keys` (reconciled ones too: a second line
+    quoting one must not pass for a customer's payment), and the unreconciled payouts of the
+    credits' currencies arriving within `window_days` of their booking dates (the fallback)."""
+    po = pt.payouts.c
+    conditions: list[Any] = [po.reference_key.in_(batch) for batch in batched(sorted(keys), _BATCH)]
+    credits = [line for line in lines if line.amount > 0]
+    if credits and window_days >= 0:
+        first = min(line.booking_date for line in credits) - timedelta(days=window_days)
+        last = max(line.booking_date for line in credits) + timedelta(days=window_days)
+        conditions.append(
+            and_(
+                po.statement_line_id.is_(None),
+                po.currency.in_(sorted({line.currency for line in credits})),
+                po.arrival_date.between(first, last),
+            )
+        )
+    rows: dict[int, Any] = {}
+    for condition in conditions:
+        for row in conn.execute(
+            select(
+                po.id,
+                po.external_id,
+                at.payment_providers.c.kind,
+                po.amount,
+                po.currency,
+                po.status,
+                po.arrival_date,
+                po.reference,
+                po.items_synced_at,
+                po.statement_line_id,
+            )
+            .join(at.payment_providers, at.payment_providers.c.id == po.provider_id)
+            .where(condition)
+        ):
+            rows[row.id] = row
+    items = _items(conn, [r.id for r in rows.values() if r.items_synced_at is not None])
+    return [
+        PayoutToSettle(
+            id=r.id,
+            external_id=r.external_id,
+            provider=r.kind,
+            amount=r.amount,
+            currency=r.currency,
+            status=r.status,
+            arrival_date=r.arrival_date,
+            reference=r.reference,
+            items=tuple(items.get(r.id, ())) if r.items_synced_at is not None else None,
+            settled_line_id=r.statement_line_id,
+        )
+        for r in sorted(rows.values(), key=lambda r: r.id)
+    ]
+
+
+def _items(conn: Connection, payout_ids: list[int]) -> dict[int, list[PayoutItem]]:
+    i = pt.payout_items.c
+    found: dict[int, list[PayoutItem]] = {}
+    for batch in batched(sorted(payout_ids), _BATCH):
+        for row in conn.execute(
+            select(i.payout_id, i.type, i.amount, i.fee)
+            .where(i.payout_id.in_(batch))
+            .order_by(i.payout_id, i.seq)
+        ):
+            found.setdefault(row.payout_id, []).append(PayoutItem(row.type, row.amount, row.fee))
+    return found
+
+
+def settle_payouts(conn: Connection, settled: Sequence[PayoutSettlement], now: datetime) -> None:
+    """Tie each payout to its line, with the fees and the evidence; a payout already tied to
+    another line is left alone (the matcher refuses that case before it gets here)."""
+    if not settled:
+        return
+    po = pt.payouts.c
+    conn.execute(
+        update(pt.payouts)
+        .where(
+            po.id == bindparam("b_id"),
+            or_(po.statement_line_id.is_(None), po.statement_line_id == bindparam("b_line")),
+        )
+        .values(
+            statement_line_id=bindparam("b_line"),
+            reconciled_at=now,
+            settled_fees=bindparam("b_fees"),
+            settlement_evidence=bindparam("b_evidence"),
+        ),
+        [
+            {
+                "b_id": s.payout_id,
+                "b_line": s.line_id,
+                "b_fees": s.fees,
+                "b_evidence": dict(s.evidence),
+            }
+            for s in settled
+        ],
+    )
