@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from payrecon.api.auth import require
+from payrecon.api.fields import Money
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -25,7 +26,6 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.api.routes.customer_payments import Money
 from payrecon.domain.ledger import Collection
 from payrecon.services import credit_notes
 from payrecon.services.credit_notes import CreditAllocationInput, CreditNoteInput, CreditNoteView

@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
+from payrecon.api.fields import Money
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -36,25 +37,6 @@ router = APIRouter(
     generate_unique_id_function=operation_id,
 )
 PaymentId = Annotated[int, Path(ge=1, description="Customer payment identifier")]
-
-
-MAX_AMOUNT = Decimal(10) ** 14  # the money columns hold NUMERIC(19, 4)
-
-
-def _exact(value: object) -> object:
-    if isinstance(value, float | bool):
-        raise ValueError("money is an exact decimal: a JSON number or a string, never a float")
-    return value
-
-
-def _bounded(value: Decimal) -> Decimal:
-    if abs(value) >= MAX_AMOUNT:
-        raise ValueError(f"money must lie within +-{MAX_AMOUNT:f}")
-    return value
-
-
-# Money in a body: a JSON number (read as Decimal by ExactJSONRoute) or a string, never a float.
-Money = Annotated[Decimal, BeforeValidator(_exact), AfterValidator(_bounded)]
 
 
 def _field(camel: str, snake: str, **options: Any) -> Any:

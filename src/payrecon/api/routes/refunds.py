@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
+from payrecon.api.fields import Money
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -22,7 +23,6 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.api.routes.customer_payments import Money
 from payrecon.services import refunds
 from payrecon.services.refunds import RefundInput, RefundView
 

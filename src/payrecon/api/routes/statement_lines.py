@@ -4,13 +4,13 @@ hand with `POST /v1/statement-lines/{id}/allocations` (scope `write`, audited)."
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import Principal, caller, require
+from payrecon.api.fields import ExactDecimal
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -32,13 +32,8 @@ router = APIRouter(
 LineId = Annotated[int, Path(ge=1, description="Statement line identifier")]
 
 
-def _exact(value: object) -> object:
-    if isinstance(value, float | bool):
-        raise ValueError("money is an exact decimal: a JSON number or a string, never a float")
-    return value
-
-
-Money = Annotated[Decimal, BeforeValidator(_exact), Field(max_digits=19, decimal_places=4)]
+# An allocation is stored as it is given: at most the 4 places the money columns hold.
+Money = Annotated[ExactDecimal, Field(max_digits=19, decimal_places=4)]
 
 
 class AllocationBody(BaseModel):
