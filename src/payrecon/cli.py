@@ -51,7 +51,7 @@ def import_contract_owners(
     """Columns: contract_owner_id, name, and optionally price_rounding_mode, price_decimal_places,
     bank_account_name, bank_iban, bank_account_number, bank_sort_code, bank_swift_code,
     invoice_number_format. An owner's bank account decides which statements are its."""
-    from payrecon.services.imports import import_contract_owners as run
+    from payrecon.services.admin.imports import import_contract_owners as run
 
     try:
         result = run(_container().engine, file)
@@ -66,7 +66,7 @@ def import_contract_owners(
 def import_customers(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Columns: customer_id, name, contract_owner_id, currency, credit_threshold,
     account_number, iban (several `;`-separated), mandate_id."""
-    from payrecon.services.imports import import_customers as run
+    from payrecon.services.admin.imports import import_customers as run
 
     try:
         result = run(_container().engine, file)
@@ -78,7 +78,7 @@ def import_customers(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
 @import_app.command("invoices")
 def import_invoices(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Columns: invoice_id,invoice_number,customer_id,kind,issue_date,due_date,currency,total."""
-    from payrecon.services.imports import import_invoices as run
+    from payrecon.services.admin.imports import import_invoices as run
 
     try:
         result = run(_container().engine, file)
@@ -94,7 +94,7 @@ def ingest(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600.0,
 ) -> None:
     """Ingest bank files (format detected from content), then reconcile and recompute balances."""
-    from payrecon.services.ingest import receive_file
+    from payrecon.services.reconciliation.ingest import receive_file
     from payrecon.worker.dispatch import enqueue_pipeline
 
     container = _container()
@@ -118,7 +118,7 @@ def ingest(
 
 
 def _report_feeds(container: Container, feed_ids: list[int]) -> None:
-    from payrecon.services.feeds import feed_statuses
+    from payrecon.services.reconciliation.feeds import feed_statuses
 
     quarantined = False
     for feed in feed_statuses(container.engine, feed_ids):
@@ -170,7 +170,7 @@ def export(
     format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
 ) -> None:
     """Write allocations or unmatched lines as CSV to stdout."""
-    from payrecon.services.reports import export_csv
+    from payrecon.services.reconciliation.reports import export_csv
 
     export_csv(_container().engine, what.value, sys.stdout)
 

@@ -15,9 +15,13 @@ from rich.table import Table
 
 from payrecon.bootstrap import Container
 from payrecon.domain.money import money_text
-from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
-from payrecon.services.ingest import receive_file
-from payrecon.services.reports import Summary, reconciliation_summary
+from payrecon.services.admin.imports import (
+    import_contract_owners,
+    import_customers,
+    import_invoices,
+)
+from payrecon.services.reconciliation.ingest import receive_file
+from payrecon.services.reconciliation.reports import Summary, reconciliation_summary
 from payrecon.store.db import upgrade_schema
 from payrecon.worker.dispatch import enqueue_pipeline
 

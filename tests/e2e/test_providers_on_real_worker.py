@@ -25,7 +25,7 @@ from payrecon.api.auth import issue_token
 from payrecon.config import Settings
 from payrecon.feeds.webhooks import sign_gocardless
 from payrecon.sandbox import RunningSandbox, SandboxConfig, SandboxState, serve_in_thread
-from payrecon.services.provider_sync import provider_clients, sync_provider
+from payrecon.services.providers.sync import provider_clients, sync_provider
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine

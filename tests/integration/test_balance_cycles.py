@@ -9,7 +9,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from payrecon.domain.balances import billing_period_start
-from payrecon.services.balances import customers_to_recompute, get_balance, recompute_balances
+from payrecon.services.ledger.balances import (
+    customers_to_recompute,
+    get_balance,
+    recompute_balances,
+)
 from payrecon.store import tables as t
 from payrecon.store.admin_tables import billing_cycles
 from tests.integration.test_pipeline_services import customer_id, load_ledger

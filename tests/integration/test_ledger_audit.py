@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from payrecon.services.ledger_audit import audit_ledger
+from payrecon.services.ledger.audit import audit_ledger
 from payrecon.store import tables as t
 from tests.integration.test_pipeline_services import DATA, load_ledger, run_pipeline
 

@@ -37,11 +37,11 @@ from payrecon.domain.balances import customer_balance
 from payrecon.domain.credit_status import credit_status
 from payrecon.domain.errors import PayreconError
 from payrecon.domain.ledger import Collection
-from payrecon.services import adjustments, credit_notes, payments, refunds
-from payrecon.services.credit_notes import CreditAllocationInput, CreditNoteInput
-from payrecon.services.imports import import_customers, import_invoices
-from payrecon.services.payments import InvoicePaymentInput, PaymentInput
-from payrecon.services.refunds import RefundInput
+from payrecon.services.admin.imports import import_customers, import_invoices
+from payrecon.services.ledger import adjustments, credit_notes, payments, refunds
+from payrecon.services.ledger.credit_notes import CreditAllocationInput, CreditNoteInput
+from payrecon.services.ledger.payments import InvoicePaymentInput, PaymentInput
+from payrecon.services.ledger.refunds import RefundInput
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema

@@ -21,9 +21,9 @@ from sqlalchemy import Engine, select
 
 from payrecon.domain.providers import Provider, ProviderEvent
 from payrecon.feeds.gocardless import GoCardlessClient
-from payrecon.services.balances import get_balance
-from payrecon.services.provider_events import load_provider, process_pending_events, store_events
-from payrecon.services.provider_sync import provider_clients
+from payrecon.services.ledger.balances import get_balance
+from payrecon.services.providers.events import load_provider, process_pending_events, store_events
+from payrecon.services.providers.sync import provider_clients
 from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t

@@ -20,7 +20,7 @@ from payrecon.domain.matching import (
     normalise_account,
     payout_reference_candidates,
 )
-from payrecon.domain.matching_payouts import (
+from payrecon.domain.matching.payouts import (
     PayoutItem,
     PayoutToSettle,
     item_kind,

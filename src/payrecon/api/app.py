@@ -9,7 +9,7 @@ from payrecon.api.errors import install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.routes import all_routers
 from payrecon.bootstrap import Container, get_container, install_container
-from payrecon.services.reconcile import load_rule_book
+from payrecon.services.reconciliation.reconcile import load_rule_book
 
 
 def create_app(container: Container | None = None) -> FastAPI:

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from payrecon.domain.errors import InvalidInput
-from payrecon.domain.matching_references import invoice_prefix
+from payrecon.domain.matching.references import invoice_prefix
 
 
 class RuleSetError(InvalidInput):
@@ -48,7 +48,7 @@ class AllocationRule(StrEnum):
 class SettlementRule(StrEnum):
     """Steps that run before customer identification: a line they settle is no customer's."""
 
-    PAYOUT = "payout"  # a provider payout (matching_payouts)
+    PAYOUT = "payout"  # a provider payout (domain.matching.payouts)
 
 
 def _exact_decimal(value: object) -> object:

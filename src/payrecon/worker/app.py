@@ -14,7 +14,7 @@ from kombu.entity import Queue
 
 from payrecon.bootstrap import get_container
 from payrecon.config import Settings
-from payrecon.services.reconcile import load_rule_book
+from payrecon.services.reconciliation.reconcile import load_rule_book
 from payrecon.worker.registry import TASKS
 
 QUEUES = ("ingest", "match", "balances")

@@ -11,7 +11,7 @@ from celery.result import AsyncResult
 # Imported for its side effect: the provider tasks register with the app, so triggers find them.
 import payrecon.worker.provider_tasks  # noqa: F401
 from payrecon.bootstrap import Container
-from payrecon.services.triggers import Trigger, forget_trigger, record_trigger
+from payrecon.services.operations.triggers import Trigger, forget_trigger, record_trigger
 from payrecon.worker.app import app
 from payrecon.worker.registry import task_spec
 from payrecon.worker.tasks import ingest_file, recompute_balances, reconcile_pending

@@ -19,7 +19,7 @@ from redis.exceptions import LockError
 from payrecon.bootstrap import Container
 from payrecon.config import Settings
 from payrecon.feeds.http import ProviderRateLimitedError, ProviderUnavailableError, make_client
-from payrecon.services.provider_sync import (
+from payrecon.services.providers.sync import (
     pollable_provider_ids,
     process_received_events,
     provider_clients,

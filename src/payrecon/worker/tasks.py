@@ -16,15 +16,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
 from payrecon.bootstrap import Container, get_container
-from payrecon.services.balances import customers_to_recompute
-from payrecon.services.balances import recompute_balances as recompute_balances_service
-from payrecon.services.credit_status import update_credit_status as update_credit_status_service
-from payrecon.services.inbox import scan_inbox as scan_inbox_service
-from payrecon.services.ingest import ingest_feed_file
-from payrecon.services.ledger_audit import audit_ledger as audit_ledger_service
-from payrecon.services.reconcile import reconcile_pending as reconcile_pending_service
-from payrecon.services.review_ageing import review_queue_age
-from payrecon.services.task_runs import last_success_started, recorded_run
+from payrecon.services.ledger.audit import audit_ledger as audit_ledger_service
+from payrecon.services.ledger.balances import customers_to_recompute
+from payrecon.services.ledger.balances import recompute_balances as recompute_balances_service
+from payrecon.services.ledger.credit_status import (
+    update_credit_status as update_credit_status_service,
+)
+from payrecon.services.operations.task_runs import last_success_started, recorded_run
+from payrecon.services.reconciliation.inbox import scan_inbox as scan_inbox_service
+from payrecon.services.reconciliation.ingest import ingest_feed_file
+from payrecon.services.reconciliation.reconcile import (
+    reconcile_pending as reconcile_pending_service,
+)
+from payrecon.services.reconciliation.review_ageing import review_queue_age
 from payrecon.worker.app import app
 
 TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)

@@ -10,7 +10,12 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from payrecon.api.auth import require
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response
-from payrecon.services.feeds import FeedStatus, feed_status, list_feeds, receive_upload
+from payrecon.services.reconciliation.feeds import (
+    FeedStatus,
+    feed_status,
+    list_feeds,
+    receive_upload,
+)
 from payrecon.worker.dispatch import enqueue_pipeline
 
 router = APIRouter(prefix="/v1", tags=["feeds"])

@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from payrecon.services.metrics import PipelineFigures, pipeline_figures
-from payrecon.services.review_ageing import QueueAge, review_queue_age
+from payrecon.services.operations.metrics import PipelineFigures, pipeline_figures
+from payrecon.services.reconciliation.review_ageing import QueueAge, review_queue_age
 from payrecon.worker.dispatch import queue_depths
 
 router = APIRouter(tags=["ops"])

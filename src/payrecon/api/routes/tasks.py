@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from payrecon.api.auth import Principal, caller
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.domain.errors import NotFound
-from payrecon.services.task_runs import TaskRun, list_task_runs, task_run_by_task_id
+from payrecon.services.operations.task_runs import TaskRun, list_task_runs, task_run_by_task_id
 from payrecon.worker.dispatch import task_state, trigger
 
 router = APIRouter(prefix="/v1", tags=["tasks"])

@@ -24,7 +24,7 @@ from payrecon.api.errors import error_body
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.feeds.webhooks import InvalidSignatureError
 from payrecon.services.clock import utcnow
-from payrecon.services.provider_events import (
+from payrecon.services.providers.events import (
     WebhookReceipt,
     receive_gocardless_webhook,
     receive_stripe_webhook,
