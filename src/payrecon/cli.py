@@ -94,8 +94,8 @@ def ingest(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600.0,
 ) -> None:
     """Ingest bank files (format detected from content), then reconcile and recompute balances."""
+    from payrecon.bootstrap import pipeline
     from payrecon.services.reconciliation.ingest import receive_file
-    from payrecon.worker.dispatch import enqueue_pipeline
 
     container = _container()
     received = [receive_file(container.engine, container.settings.feed_store_dir, f) for f in files]
@@ -108,12 +108,13 @@ def ingest(
     new_ids = [r.feed_file_id for r in received if not r.duplicate]
     if not new_ids:
         return
-    result = enqueue_pipeline(new_ids)
+    port = pipeline(container)
+    run = port.files_received(new_ids)
     if not container.settings.in_process_worker:
         if not wait:
-            out.print(f"enqueued {len(new_ids)} file(s); pipeline task {result.id}")
+            out.print(f"enqueued {len(new_ids)} file(s); pipeline task {run.task_id}")
             return
-        result.get(timeout=timeout, propagate=True)
+        port.wait(run.task_id, timeout)
     _report_feeds(container, new_ids)
 
 
@@ -282,14 +283,12 @@ def trigger(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600.0,
 ) -> None:
     """Enqueue a task by its short name (recorded and audited as triggered by `cli`)."""
-    from payrecon.worker.dispatch import trigger as run_trigger
-    from payrecon.worker.dispatch import wait_for
+    from payrecon.bootstrap import pipeline
     from payrecon.worker.registry import parse_cli_params
 
-    container = _container()
+    port = pipeline(_container())
     try:
-        triggered = run_trigger(
-            container,
+        triggered = port.trigger(
             task,
             parse_cli_params(param or []),
             actor="cli",
@@ -304,7 +303,7 @@ def trigger(
         return
     out.print(f"{task}: task {triggered.task_id}")
     if wait:
-        result = wait_for(triggered.task_id, timeout)
+        result = port.wait(triggered.task_id, timeout)
         sys.stdout.write(json.dumps(result, default=str) + "\n")
 
 

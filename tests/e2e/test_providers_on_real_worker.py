@@ -177,7 +177,7 @@ def test_gocardless_through_the_real_worker_equals_the_sandbox(
         refunded[refund["payment"]] = refunded.get(refund["payment"], D(0)) + D(refund["amount"])
     expected_allocations = {
         (p["id"], p["reference"], D(p["amount"]) - refunded.get(p["id"], D(0)),
-         "provider_payment_reference")
+         "invoice_reference_exact")
         for p in truth["payments"] if p["collected"] and D(p["amount"]) > refunded.get(p["id"], D(0))
     }  # fmt: skip
     active, allocations = _ledger(engine)

@@ -46,6 +46,7 @@ def add_payment(engine: Engine, customer: int, day: date, amount: str) -> None:
                 bank_charges=Decimal(0),
                 tax_amount_withheld=Decimal(0),
                 status="active",
+                unused_amount=Decimal(amount),
                 created_at=datetime.now(UTC),
             )
         )

@@ -102,6 +102,7 @@ def seed_invoice(engine: Engine, customer: int, number: str, total: str, due: da
                     due_date=due,
                     currency="GBP",
                     total=D(total),
+                    open_amount=D(total),
                     created_at=T0,
                 )
                 .returning(t.invoices.c.id)

@@ -18,7 +18,7 @@ from payrecon.domain.matching import (
     match_lines,
 )
 from payrecon.domain.matching.amounts import find_combinations
-from payrecon.domain.rules import CombinationSettings, RuleBook, RuleSet, Tolerances
+from payrecon.domain.matching.rules import CombinationSettings, RuleBook, RuleSet, Tolerances
 
 D = Decimal
 PAYER = "GB29NWBK60161331926819"

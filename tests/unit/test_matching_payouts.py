@@ -27,7 +27,7 @@ from payrecon.domain.matching.payouts import (
     payout_reference_key,
     reference_keys,
 )
-from payrecon.domain.rules import RuleBook, RuleSet
+from payrecon.domain.matching.rules import RuleBook, RuleSet
 
 D = Decimal
 ARRIVAL = date(2026, 10, 6)

@@ -16,7 +16,6 @@ from payrecon.services.reconciliation.feeds import (
     list_feeds,
     receive_upload,
 )
-from payrecon.worker.dispatch import enqueue_pipeline
 
 router = APIRouter(prefix="/v1", tags=["feeds"])
 
@@ -58,7 +57,8 @@ def upload_feed(request: Request, file: Annotated[UploadFile, File()]) -> Any:
             "duplicate": True,
         }
         return DecimalJSONResponse(body, status_code=200)
-    enqueue_pipeline([received.feed_file_id])  # after the receiving transaction committed
+    # after the receiving transaction committed
+    request.app.state.pipeline.files_received([received.feed_file_id])
     body = {**feed_json(feed_status(container.engine, received.feed_file_id)), "duplicate": False}
     return DecimalJSONResponse(body, status_code=202)
 

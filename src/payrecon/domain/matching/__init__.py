@@ -6,7 +6,7 @@ identify the customer (`customers`), then allocate by the owner's rules in order
 (`amounts`). Each debit looks for the payment it undoes (`debits`). Problems
 (unknown payer, ambiguous or conflicting evidence, no original payment) are returned as data,
 never raised (STYLE rule 3), each with suggestions for the person who reviews it.
-The rules come from a `RuleBook` (`payrecon.domain.rules`): the default set, or an owner's.
+The rules come from a `RuleBook` (`payrecon.domain.matching.rules`): the default set, or an owner's.
 """
 
 from payrecon.domain.matching.engine import (
@@ -32,6 +32,7 @@ from payrecon.domain.matching.engine import (
     Reversal,
     Settlement,
     Suggestion,
+    allocate_known,
     candidate_numbers,
     invoice_key,
     match_lines,
@@ -65,6 +66,7 @@ __all__ = [
     "Reversal",
     "Settlement",
     "Suggestion",
+    "allocate_known",
     "candidate_numbers",
     "invoice_key",
     "match_lines",

@@ -27,7 +27,7 @@ from payrecon.domain.matching.model import (
     Settlement,
 )
 from payrecon.domain.matching.references import KIND_CREDITOR, KIND_NUMBER, FoundReference
-from payrecon.domain.rules import AllocationRule, CombinationSettings, RuleSet
+from payrecon.domain.matching.rules import AllocationRule, CombinationSettings, RuleSet
 
 KIND_PAYMENT_LINK = "payment_link"
 _AMOUNT_RULES = frozenset({RULE_EXACT_AMOUNT, RULE_COMBINATION, RULE_OLDEST_DUE_FIRST})
@@ -96,7 +96,7 @@ class _Line:
         }
         if extra:
             evidence.update(extra)
-        return ProposedAllocation(self.line.id, invoice.id, amount, rule, confidence, evidence)
+        return ProposedAllocation(invoice.id, amount, rule, confidence, evidence, self.line.id)
 
     def settle(self, invoice: OpenInvoice) -> Settlement | None:
         """Accept a small shortfall left on `invoice` under the owner's tolerances."""
@@ -124,14 +124,16 @@ def allocate_for_customer(
     rules: RuleSet,
     book: InvoiceBook,
     clock: Clock | None = None,
+    order: Sequence[AllocationRule] | None = None,
 ) -> LineDecision | Problem:
-    """Apply the owner's allocation rules in order; the first that allocates decides."""
+    """Apply the owner's allocation rules in order (`order`, or the rule set's for the line's
+    source); the first that allocates decides."""
     work = _Line(line, who, rules, book)
     customer_id = who.customer_id
     own = [(i, r) for i, r in referenced if i.customer_id == customer_id] if referenced else None
     searched_out = False
     decided: LineDecision | None
-    for rule in rules.allocate_by:
+    for rule in order if order is not None else rules.allocation_order(line.source):
         if rule is AllocationRule.INVOICE_REFERENCE and own:
             currency = line.currency
             usable = [(i, r) for i, r in own if i.currency == currency]

@@ -48,6 +48,10 @@ class InvoiceBook:
     def __len__(self) -> int:
         return len(self._invoices)
 
+    def loaded(self) -> list[OpenInvoice]:
+        """Every invoice in the book as it was loaded, before this batch took anything."""
+        return list(self._invoices.values())
+
     def with_key(self, key: str) -> list[OpenInvoice]:
         return self._by_key.get(key, [])
 

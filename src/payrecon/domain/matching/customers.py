@@ -32,7 +32,7 @@ from payrecon.domain.matching.references import (
     identifier_tokens,
     normalise_account,
 )
-from payrecon.domain.rules import IdentificationMethod, PayerNameSettings, RuleSet
+from payrecon.domain.matching.rules import IdentificationMethod, PayerNameSettings, RuleSet
 
 NO_REFERENCE_REASON = "no invoice reference in the line"
 
@@ -45,7 +45,7 @@ def where(field: str) -> str:
 @dataclass(slots=True)
 class Identification:
     customer_id: int
-    method: IdentificationMethod
+    method: IdentificationMethod | None  # None: the payer was given (`engine.allocate_known`)
     evidence: str  # in words: "payer account GB29... is on file for the customer"
     confidence: Decimal
     method_name: str  # method.value, read once per allocation on the hot path

@@ -21,7 +21,7 @@ from payrecon.domain.matching.model import (
     Reversal,
 )
 from payrecon.domain.matching.references import normalise_account, reference_tokens
-from payrecon.domain.rules import DebitSettings, RuleSet
+from payrecon.domain.matching.rules import DebitSettings, RuleSet
 
 # ISO 20022 ExternalReturnReason1Code: the codes banks send most, in words for the review queue.
 RETURN_REASONS = {

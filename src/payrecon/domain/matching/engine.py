@@ -6,12 +6,14 @@ identify the customer (`customers`), then allocate by the owner's rules in order
 (`amounts`). Each debit looks for the payment it undoes (`debits`). Problems
 (unknown payer, ambiguous or conflicting evidence, no original payment) are returned as data,
 never raised (STYLE rule 3), each with suggestions for the person who reviews it.
-The rules come from a `RuleBook` (`payrecon.domain.rules`): the default set, or an owner's.
+The rules come from a `RuleBook` (`payrecon.domain.matching.rules`): the default set, or an owner's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal
 from functools import partial
 from operator import attrgetter
 
@@ -23,6 +25,7 @@ from payrecon.domain.matching.book import (
     PaymentHistory,
 )
 from payrecon.domain.matching.customers import (
+    Identification,
     IdentificationPlan,
     PayerNameIndex,
     identification_plan,
@@ -62,9 +65,10 @@ from payrecon.domain.matching.references import (
     reference_reader,
     reference_tokens,
 )
-from payrecon.domain.rules import IdentificationMethod, RuleBook, RuleSet, SettlementRule
+from payrecon.domain.matching.rules import IdentificationMethod, RuleBook, RuleSet, SettlementRule
 
 _BOOKING_DATE = attrgetter("booking_date")
+_CERTAIN = Decimal("1.000")
 
 __all__ = [
     "RULE_EXACT_REFERENCE",
@@ -89,6 +93,7 @@ __all__ = [
     "Reversal",
     "Settlement",
     "Suggestion",
+    "allocate_known",
     "candidate_numbers",
     "invoice_key",
     "match_lines",
@@ -236,6 +241,42 @@ def match_lines(
         else:
             result.problems.append(Problem(line.id, ProblemKind.IGNORED, "zero amount"))
     return result
+
+
+def allocate_known(
+    line: LineToMatch,
+    customer_id: int,
+    basis: str,
+    book: InvoiceBook,
+    context: MatchContext | None = None,
+) -> LineDecision | Problem:
+    """Allocate money whose payer is known already (a credit note's customer, the customer of a
+    provider payment's mandate) by the owner's rules for `line.source`: the same rules, evidence
+    and confidences as a bank line's. Each rule in turn takes what the ones before it left (the
+    invoice a provider payment names, then the oldest due for the rest), since the payer meant
+    the money for their invoices. `basis` says in words how the payer is known."""
+    ctx = context or MatchContext()
+    owner = line.contract_owner_id
+    rules = ctx.rules.for_owner(owner)
+    referenced: list[tuple[OpenInvoice, FoundReference]] = []
+    if line.texts:
+        for reference in ctx.reader(owner).find(line.texts):
+            referenced += [(i, reference) for i in book.with_key(reference.key)]
+    who = Identification(customer_id, None, basis, _CERTAIN, line.source.value)
+    allocations: list[ProposedAllocation] = []
+    remaining = line.amount
+    for rule in rules.allocation_order(line.source):
+        if remaining <= 0:
+            break
+        rest = replace(line, amount=remaining)
+        decided = allocate_for_customer(rest, who, referenced, rules, book, ctx.clock, (rule,))
+        if isinstance(decided, LineDecision) and decided.allocations:
+            allocations += decided.allocations
+            remaining = decided.unused_amount
+    if not allocations:
+        reason = f"{basis}, but none of the owner's allocation rules applies"
+        return Problem(line.id, ProblemKind.NO_RULE_APPLIED, reason, customer_id=customer_id)
+    return LineDecision(line.id, customer_id, tuple(allocations), remaining, line.source.value)
 
 
 def _identifies(ctx: MatchContext, line: LineToMatch) -> bool:

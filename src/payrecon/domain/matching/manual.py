@@ -8,11 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from payrecon.domain.allocation import (
+    MANUAL_CONFIDENCE,
+    RULE_MANUAL,
+    OpenInvoice,
+    ProposedAllocation,
+)
 from payrecon.domain.errors import CurrencyMismatch, InvalidInput, OverAllocation
-from payrecon.domain.matching.model import RULE_MANUAL, OpenInvoice, ProposedAllocation
 from payrecon.domain.money import round_amount
-
-MANUAL_CONFIDENCE = Decimal("1.000")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class ManualMatch:
     decimal_places: int  # the contract owner's
     actor: str
     reason: str
+    confidence: Decimal = MANUAL_CONFIDENCE  # the owner's rule book's, for rule `manual`
 
 
 def judge_manual_match(
@@ -80,7 +84,7 @@ def judge_manual_match(
         }
         allocations.append(
             ProposedAllocation(
-                match.line_id, invoice.id, w.amount, RULE_MANUAL, MANUAL_CONFIDENCE, evidence
+                invoice.id, w.amount, RULE_MANUAL, match.confidence, evidence, match.line_id
             )
         )
     requested = sum((a.amount for a in allocations), Decimal(0))

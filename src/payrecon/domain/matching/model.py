@@ -1,5 +1,6 @@
 """What the matcher reads and what it answers, as plain values (re-exported by
-`payrecon.domain.matching`).
+`payrecon.domain.matching`). The allocation vocabulary itself (open invoices, proposed
+allocations, problems, rule names) is `payrecon.domain.allocation`, shared with the ledger.
 
 The inputs are frozen. The answers are built several times per line on the engine's hot path,
 where a frozen dataclass costs four times as much to construct (object.__setattr__ per field), so
@@ -14,36 +15,26 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from payrecon.domain.allocation import (
+    RULE_COMBINATION,
+    RULE_CREDITOR_REFERENCE,
+    RULE_EXACT_AMOUNT,
+    RULE_EXACT_REFERENCE,
+    RULE_MANUAL,
+    RULE_OLDEST_DUE_FIRST,
+    RULE_PAYMENT_LINK,
+    RULE_REFERENCE,
+    OpenInvoice,
+    Problem,
+    ProblemKind,
+    ProposedAllocation,
+    Suggestion,
+)
 from payrecon.domain.matching.references import FIELD_REMITTANCE, FIELD_STRUCTURED
+from payrecon.domain.matching.rules import Source
 
 if TYPE_CHECKING:
     from payrecon.domain.matching.payouts import PayoutSettlement
-
-RULE_EXACT_REFERENCE = "invoice_reference_exact"
-RULE_REFERENCE = "invoice_reference"
-RULE_CREDITOR_REFERENCE = "creditor_reference"
-RULE_PAYMENT_LINK = "payment_link"
-RULE_EXACT_AMOUNT = "exact_amount"
-RULE_COMBINATION = "invoice_combination"
-RULE_OLDEST_DUE_FIRST = "oldest_due_first"
-RULE_MANUAL = "manual"
-
-
-class ProblemKind(StrEnum):
-    NO_REFERENCE = "no_reference"  # nothing identifies the payer
-    AMBIGUOUS_CUSTOMER = "ambiguous_customer"  # the evidence names several customers
-    CONFLICTING_IDENTIFICATION = "conflicting_identification"  # two kinds of evidence disagree
-    CURRENCY_MISMATCH = "currency_mismatch"
-    NO_RULE_APPLIED = "no_rule_applied"  # customer known, the owner's rules allocate nothing
-    DEBIT = "debit"  # a debit that is no refund, return, chargeback or reversal
-    ORIGINAL_NOT_FOUND = "original_not_found"  # a reversal whose payment cannot be found
-    AMOUNT_DIFFERS = "amount_differs"  # the original payment has another amount
-    IGNORED = "ignored"  # nothing to do (a zero amount, or a debit the owner ignores)
-    # A credit that carries a provider payout but cannot settle it (`payouts`).
-    PAYOUT_AMOUNT_MISMATCH = "payout_amount_mismatch"  # net amount or currency differs
-    PAYOUT_ITEMS_MISMATCH = "payout_items_mismatch"  # items do not sum to it, or are not stored
-    AMBIGUOUS_PAYOUT = "ambiguous_payout"  # several payouts fit, or one fits several lines
-    PAYOUT_UNAVAILABLE = "payout_unavailable"  # settled by another line already, or failed
 
 
 class DebitKind(StrEnum):
@@ -51,17 +42,6 @@ class DebitKind(StrEnum):
     RETURN = "return"  # a direct debit or transfer returned by the bank (camt return reason)
     CHARGEBACK = "chargeback"
     REVERSAL = "reversal"
-
-
-@dataclass(frozen=True, slots=True)
-class OpenInvoice:
-    id: int
-    number: str
-    customer_id: int
-    currency: str
-    issue_date: date
-    due_date: date
-    open_amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +65,7 @@ class LineToMatch:
     contract_owner_id: int | None = None
     payment_link_id: str | None = None
     provider_customer_id: str | None = None
+    source: Source = Source.BANK_LINE  # whose allocation order applies (`RuleSet.allocation_order`)
 
     @property
     def texts(self) -> tuple[tuple[str, str], ...]:
@@ -100,40 +81,12 @@ class LineToMatch:
 
 
 @dataclass(slots=True)
-class ProposedAllocation:
-    line_id: int
-    invoice_id: int
-    amount: Decimal
-    rule: str
-    confidence: Decimal
-    evidence: Mapping[str, str]
-
-
-@dataclass(slots=True)
 class Settlement:
     """A shortfall the owner's tolerance settles: kind `write_off` or `bank_charges`."""
 
     invoice_id: int
     amount: Decimal
     kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """A customer a person may want to pick; `score` is 0..100."""
-
-    customer_id: int
-    score: int
-    basis: str
-
-
-@dataclass(slots=True)
-class Problem:
-    line_id: int
-    kind: ProblemKind
-    reason: str
-    suggestions: tuple[Suggestion, ...] = ()
-    customer_id: int | None = None  # known though nothing was allocated (NO_RULE_APPLIED)
 
 
 @dataclass(slots=True)
@@ -197,3 +150,27 @@ class MatchResult:
     @property
     def allocations(self) -> list[ProposedAllocation]:
         return [a for d in self.decisions for a in d.allocations]
+
+
+__all__ = [
+    "RULE_COMBINATION",
+    "RULE_CREDITOR_REFERENCE",
+    "RULE_EXACT_AMOUNT",
+    "RULE_EXACT_REFERENCE",
+    "RULE_MANUAL",
+    "RULE_OLDEST_DUE_FIRST",
+    "RULE_PAYMENT_LINK",
+    "RULE_REFERENCE",
+    "DebitKind",
+    "LineDecision",
+    "LineToMatch",
+    "MatchResult",
+    "OpenInvoice",
+    "OriginalPayment",
+    "Problem",
+    "ProblemKind",
+    "ProposedAllocation",
+    "Reversal",
+    "Settlement",
+    "Suggestion",
+]

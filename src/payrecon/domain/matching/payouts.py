@@ -25,8 +25,8 @@ from enum import StrEnum
 
 from payrecon.domain.matching.model import LineToMatch, Problem, ProblemKind
 from payrecon.domain.matching.references import FIELD_REMITTANCE, FIELD_STRUCTURED
+from payrecon.domain.matching.rules import PayoutSettings
 from payrecon.domain.money import minor_unit_exponent, money_text
-from payrecon.domain.rules import PayoutSettings
 
 RULE_PAYOUT = "payout"
 FIELD_END_TO_END = "end_to_end_id"

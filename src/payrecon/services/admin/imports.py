@@ -13,13 +13,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, PayreconError
 from payrecon.domain.money import RoundingMode, parse_amount
 from payrecon.services.clock import utcnow
+from payrecon.services.ledger.balances import recompute_customers
 from payrecon.store import tables as t
-from payrecon.store.bulk import advance_id_sequence, batched, insert_ignoring_conflicts, upsert
+from payrecon.store.bulk import (
+    advance_id_sequence,
+    batched,
+    dialect_insert,
+    insert_ignoring_conflicts,
+    upsert,
+)
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -232,6 +239,10 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
             ],
             ["reference"],
         )
+        # A new customer owes nothing yet, a changed threshold may change the credit status.
+        recompute_customers(
+            conn, {ids[c["external_id"]] for c in customers}, now, cause="customers imported"
+        )
     created = sum(1 for c in customers if c["external_id"] not in existing)
     return ImportResult(rows=len(customers), created=created, updated=len(customers) - created)
 
@@ -261,6 +272,7 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
                     "due_date": _cell(path, line, "due_date", date.fromisoformat, row["due_date"]),
                     "currency": _cell(path, line, "currency", _currency, row["currency"]),
                     "total": total,
+                    "open_amount": total,
                     "created_at": now,
                 },
                 row["customer_id"],
@@ -276,42 +288,45 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
                     str(path), f"line {line}, column customer_id", f"unknown customer {customer!r}"
                 )
             rows.append({**values, "customer_id": ids[customer]})
+        _refuse_over_allocated(conn, rows)
         for batch in batched(rows, 5000):
-            upsert(
-                conn,
-                t.invoices,
-                batch,
-                ["external_id"],
-                ["invoice_number", "kind", "issue_date", "due_date", "currency", "total"],
-            )
-        _refuse_over_allocated(conn, [r["external_id"] for r in rows])
+            _upsert_invoices(conn, batch)
+        # What the customers owe moved: their cached balances follow in the same transaction.
+        recompute_customers(conn, {r["customer_id"] for r in rows}, now, cause="invoices imported")
     created = sum(1 for r in rows if r["external_id"] not in existing)
     return ImportResult(rows=len(rows), created=created, updated=len(rows) - created)
 
 
-def _refuse_over_allocated(conn: Connection, external_ids: list[str]) -> None:
+def _refuse_over_allocated(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """A re-import may not lower an invoice's total below what is already allocated to it."""
-    allocated = (
-        select(t.allocations.c.invoice_id, func.sum(t.allocations.c.amount).label("allocated"))
-        .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
-        .where(t.payments.c.status == "active")
-        .group_by(t.allocations.c.invoice_id)
-        .subquery()
-    )
-    for batch in batched(external_ids, 900):
-        over = (
-            conn.execute(
-                select(t.invoices.c.invoice_number)
-                .join(allocated, allocated.c.invoice_id == t.invoices.c.id)
-                .where(
-                    t.invoices.c.external_id.in_(batch), allocated.c.allocated > t.invoices.c.total
-                )
+    totals = {r["external_id"]: r["total"] for r in rows}
+    over: list[str] = []
+    i = t.invoices.c
+    for batch in batched(sorted(totals), 900):
+        for row in conn.execute(
+            select(i.external_id, i.invoice_number, i.total, i.open_amount).where(
+                i.external_id.in_(batch)
             )
-            .scalars()
-            .all()
+        ):
+            if row.total - row.open_amount > totals[row.external_id]:
+                over.append(row.invoice_number)
+    if over:
+        raise Conflict(
+            f"total below the amount already allocated for invoices: {', '.join(sorted(over))}",
+            details={"invoices": sorted(over)},
         )
-        if over:
-            raise Conflict(
-                f"total below the amount already allocated for invoices: {', '.join(over)}",
-                details={"invoices": list(over)},
-            )
+
+
+def _upsert_invoices(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert new invoices (open for their whole total); on a re-import, a changed total moves
+    the kept open amount by the difference, so what is allocated stays allocated."""
+    stmt = dialect_insert(conn, t.invoices)
+    changed = ("invoice_number", "kind", "issue_date", "due_date", "currency", "total")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["external_id"],
+        set_={
+            **{c: stmt.excluded[c] for c in changed},
+            "open_amount": t.invoices.c.open_amount + stmt.excluded.total - t.invoices.c.total,
+        },
+    )
+    conn.execute(stmt, rows)

@@ -1,4 +1,6 @@
-"""The nightly audit of the ledger's invariants (DESIGN.md, "Data and invariants").
+"""The nightly audit of the ledger's invariants (DESIGN.md, "Data and invariants"), and of the
+amounts the ledger write path keeps (each invoice's open amount, each payment's and credit note's
+unused amount), recomputed here from the rows.
 
 A breach is reported (returned, logged, recorded with the task run), never silently fixed:
 fixing money needs a person who knows why it broke.
@@ -13,9 +15,13 @@ from sqlalchemy import Engine, func, select
 from payrecon.logging import get_logger
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
+from payrecon.store.ledger_reads import (
+    credit_note_unused_from_rows,
+    open_amount_from_rows,
+    payment_unused_from_rows,
+)
 from payrecon.store.matching_tables import payment_reversals
 from payrecon.store.provider_tables import payouts
-from payrecon.store.queries import open_amount_of_invoice
 
 log = get_logger(__name__)
 
@@ -45,7 +51,7 @@ class AuditReport:
 
 def audit_ledger(engine: Engine) -> AuditReport:
     report = AuditReport()
-    open_amount = open_amount_of_invoice()
+    open_amount = open_amount_from_rows()
     by_note = (
         select(
             lt.credit_note_allocations.c.credit_note_id,
@@ -126,6 +132,37 @@ def audit_ledger(engine: Engine) -> AuditReport:
                     f"{row.currency} allocated to a {row.invoice_currency} invoice at rate 1",
                 )
             )
+        # The kept amounts equal what the rows give: any drift is a breach.
+        for invariant, table, kept, from_rows, entity in (
+            ("open_amount_drift", t.invoices, t.invoices.c.open_amount, open_amount, "invoice"),
+            (
+                "unused_amount_drift",
+                t.payments,
+                t.payments.c.unused_amount,
+                payment_unused_from_rows(),
+                "payment",
+            ),
+            (
+                "unused_amount_drift",
+                lt.credit_notes,
+                lt.credit_notes.c.unused_amount,
+                credit_note_unused_from_rows(),
+                "credit_note",
+            ),
+        ):
+            for row in conn.execute(
+                select(table.c.id, kept.label("kept"), from_rows.label("computed")).where(
+                    kept != from_rows
+                )
+            ):
+                report.breaches.append(
+                    Breach(
+                        invariant,
+                        entity,
+                        row.id,
+                        f"kept {row.kept:f}, the rows give {row.computed:f}",
+                    )
+                )
         # A matched line made a payment, or (a debit) reversed one, or settled a provider payout
         # (whose payments the ledger recorded when the provider confirmed them).
         for row in conn.execute(

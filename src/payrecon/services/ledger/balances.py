@@ -32,7 +32,8 @@ from sqlalchemy import (
     true,
 )
 
-from payrecon.domain.balances import billing_period_start
+from payrecon.domain.balances import billing_period_start, customer_balance
+from payrecon.domain.credit_status import CreditStatus, owes_more_than_threshold
 from payrecon.domain.errors import NotFound
 from payrecon.services.clock import utcnow
 from payrecon.store import ledger_tables as lt
@@ -109,12 +110,12 @@ def _balance_select(
     zero = literal(Decimal(0), Amount())
     total_invoiced = func.coalesce(invoiced.c.total, zero)
     total_paid = func.coalesce(paid.c.total, zero)
-    balance = (
-        total_paid
-        + func.coalesce(credited.c.total, zero)
-        + func.coalesce(adjusted.c.total, zero)
-        - func.coalesce(refunded.c.total, zero)
-        - total_invoiced
+    balance = customer_balance(
+        payments=total_paid,
+        invoices=total_invoiced,
+        credit_notes=func.coalesce(credited.c.total, zero),
+        adjustments=func.coalesce(adjusted.c.total, zero),
+        refunds=func.coalesce(refunded.c.total, zero),
     )
     stmt = (
         select(
@@ -179,11 +180,12 @@ def _refresh_credit_status(
     conn: Connection, customer_ids: Collection[int] | None, now: datetime, cause: str
 ) -> None:
     """Write a history row for every customer whose status changes (or is first known), then
-    store the new status. Mirrors `payrecon.domain.credit_status.credit_status`."""
+    store the new status, by the domain's one definition (`owes_more_than_threshold`)."""
     cached, status = t.customer_balances, lt.credit_status
     threshold = t.customers.c.credit_threshold
     new_status = case(
-        (-cached.c.balance > threshold, "OVER_THRESHOLD"), else_="WITHIN_THRESHOLD"
+        (owes_more_than_threshold(cached.c.balance, threshold), CreditStatus.OVER_THRESHOLD.value),
+        else_=CreditStatus.WITHIN_THRESHOLD.value,
     ).label("to_status")
     at = status.c.changed_at.type
     base = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,34 +27,37 @@ from sqlalchemy import (
     String,
     and_,
     case,
-    delete,
     func,
     select,
     type_coerce,
-    update,
 )
 
+from payrecon.domain.allocation import MANUAL_CONFIDENCE, RULE_MANUAL, ProposedAllocation
 from payrecon.domain.errors import Conflict, InvalidInput, NotFound
 from payrecon.domain.ledger import (
     AllocationEdit,
     Collection,
     CreditNoteStatus,
-    Funds,
-    WantedAllocation,
-    allocate_oldest_first,
-    allocation_problems,
     card_last_four,
     credit_note_status,
     plan_allocation_edits,
-    raise_for_problems,
 )
+from payrecon.domain.matching import (
+    InvoiceBook,
+    LineDecision,
+    LineToMatch,
+    MatchContext,
+    allocate_known,
+)
+from payrecon.domain.matching.rules import Source
 from payrecon.domain.money import ZERO, money_text
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
-from payrecon.services.reconciliation.reconcile import lock_reconciliation
+from payrecon.services.rules import load_rule_book
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.ledger_tables import CustomerTerms
+from payrecon.store.ledger_writes import Held, LedgerWrites, NewCreditNote, ledger_writes
 from payrecon.store.listing import ListQueryLike, apply_list_query
 
 notes, applied = lt.credit_notes, lt.credit_note_allocations
@@ -117,14 +120,13 @@ def create_credit_note(
         raise InvalidInput("creditNumber is required")
     now = now or utcnow()
     with engine.begin() as conn:
-        lock_reconciliation(conn)
-        terms, values = _values(conn, data, now)
-        note_id = conn.execute(
-            notes.insert().values(**values, created_at=now).returning(notes.c.id)
-        ).scalar_one()
-        _write_allocations(conn, note_id, terms, values["amount"], data, {}, now)
-        recompute_customers(conn, {data.customer_id}, now, cause=f"credit note {note_id} created")
-        return credit_note_views(conn, [note_id])[0]
+        with ledger_writes(conn, now) as ledger:
+            ledger.lock()
+            terms, values = _values(conn, data)
+            held = ledger.add_credit_note(NewCreditNote(**values))
+            _write_allocations(ledger, held, terms, data)
+        recompute_customers(conn, ledger.customers, now, cause=f"credit note {held.id} created")
+        return credit_note_views(conn, [held.id])[0]
 
 
 def update_credit_note(
@@ -134,39 +136,28 @@ def update_credit_note(
         raise InvalidInput("allocations are required unless autoApply is true")
     now = now or utcnow()
     with engine.begin() as conn:
-        lock_reconciliation(conn)
-        stored = _locked(conn, note_id)
-        terms, values = _values(conn, data, now)
-        if data.credit_number is None:
-            values["card_last_four"] = stored.card_last_four
-        refunded = conn.execute(lt.refunded(lt.refunds.c.credit_note_id == note_id)).scalar_one()
-        if refunded > 0 and data.customer_id != stored.customer_id:
-            raise Conflict(f"credit note {note_id} has refunds; its customer cannot change")
-        conn.execute(update(notes).where(notes.c.id == note_id).values(**values))
-        existing = {
-            r.id: WantedAllocation(r.invoice_id, r.amount)
-            for r in conn.execute(select(applied).where(applied.c.credit_note_id == note_id))
-        }
-        _write_allocations(conn, note_id, terms, values["amount"], data, existing, now)
-        recompute_customers(
-            conn,
-            {stored.customer_id, data.customer_id},
-            now,
-            cause=f"credit note {note_id} updated",
-        )
+        with ledger_writes(conn, now) as ledger:
+            held = ledger.credit_note(note_id)
+            terms, values = _values(conn, data)
+            if data.credit_number is None:
+                values["card_last_four"] = held.row.card_last_four
+            if held.funds.refunded > 0 and data.customer_id != held.funds.customer_id:
+                raise Conflict(f"credit note {note_id} has refunds; its customer cannot change")
+            held = ledger.change_credit_note(held, **values)
+            _write_allocations(ledger, held, terms, data)
+        recompute_customers(conn, ledger.customers, now, cause=f"credit note {note_id} updated")
         return credit_note_views(conn, [note_id])[0]
 
 
 def delete_credit_note(engine: Engine, note_id: int, *, now: datetime | None = None) -> None:
+    now = now or utcnow()
     with engine.begin() as conn:
-        stored = _locked(conn, note_id)
-        if conn.execute(lt.refunded(lt.refunds.c.credit_note_id == note_id)).scalar_one() > 0:
-            raise Conflict(f"credit note {note_id} has refunds; delete them first")
-        conn.execute(delete(applied).where(applied.c.credit_note_id == note_id))
-        conn.execute(delete(notes).where(notes.c.id == note_id))
-        recompute_customers(
-            conn, {stored.customer_id}, now or utcnow(), cause=f"credit note {note_id} deleted"
-        )
+        with ledger_writes(conn, now) as ledger:
+            held = ledger.credit_note(note_id)
+            if held.funds.refunded > 0:
+                raise Conflict(f"credit note {note_id} has refunds; delete them first")
+            ledger.delete_credit_note(held)
+        recompute_customers(conn, ledger.customers, now, cause=f"credit note {note_id} deleted")
 
 
 def get_credit_note(engine: Engine, note_id: int) -> CreditNoteView:
@@ -249,17 +240,7 @@ def credit_note_views(conn: Connection, note_ids: Sequence[int]) -> list[CreditN
     return [by_id[i] for i in note_ids if i in by_id]
 
 
-def _locked(conn: Connection, note_id: int) -> Any:
-    lt.lock_rows(conn, notes, [note_id])
-    stored = conn.execute(select(notes).where(notes.c.id == note_id)).first()
-    if stored is None:
-        raise NotFound(f"credit note {note_id} does not exist")
-    return stored
-
-
-def _values(
-    conn: Connection, data: CreditNoteInput, now: datetime
-) -> tuple[CustomerTerms, dict[str, Any]]:
+def _values(conn: Connection, data: CreditNoteInput) -> tuple[CustomerTerms, dict[str, Any]]:
     terms = lt.customer_terms(conn, data.customer_id)
     if terms is None:
         raise InvalidInput(f"customer {data.customer_id} does not exist")
@@ -278,7 +259,6 @@ def _values(
         "amount": amount,
         "memo": data.memo,
         "collection_status": data.collection.value,
-        "updated_at": now,
     }
     if data.credit_number is not None:
         values["card_last_four"] = card_last_four(data.credit_number)
@@ -286,65 +266,57 @@ def _values(
 
 
 def _write_allocations(
-    conn: Connection,
-    note_id: int,
-    terms: CustomerTerms,
-    amount: Decimal,
-    data: CreditNoteInput,
-    existing: dict[int, WantedAllocation],
-    now: datetime,
+    ledger: LedgerWrites, held: Held, terms: CustomerTerms, data: CreditNoteInput
 ) -> None:
-    """Judge the complete new allocation list, then write the difference."""
-    refunded = conn.execute(lt.refunded(lt.refunds.c.credit_note_id == note_id)).scalar_one()
-    collected = data.collection is Collection.COLLECTED
-    funds = Funds("credit note", terms.id, terms.currency, amount, refunded, collected)
+    """The new allocation list: `autoApply` by the owner's rules for credit notes (the earliest
+    due invoices first, by default), else as given; the write path judges it whole."""
     if data.auto_apply:
-        invoices = lt.invoices_for_allocation(
-            conn, customer_id=terms.id, exclude_credit_note_id=note_id
+        wanted = _auto_applied(ledger, held, terms)
+        ledger.set_allocations(held, wanted)
+        return
+    existing = {i: ProposedAllocation(a.invoice_id, a.amount) for i, a in held.allocations.items()}
+    plan = plan_allocation_edits(
+        existing, _edits(ledger.conn, data.allocations or (), terms.rounding.apply)
+    )
+    keep = {i: _as_given(held.allocations[i], w, ledger.now) for i, w in plan.update.items()}
+    ledger.set_allocations(held, [_as_given(None, w, ledger.now) for w in plan.add], keep=keep)
+
+
+def _as_given(old: Any, wanted: ProposedAllocation, now: datetime) -> ProposedAllocation:
+    """An allocation the request names: unchanged, it keeps its rule; else it is `manual`."""
+    if old is not None and (old.invoice_id, old.amount) == (wanted.invoice_id, wanted.amount):
+        return ProposedAllocation(
+            old.invoice_id, old.amount, old.rule, old.confidence, old.evidence
         )
-        same_currency = [i for i in invoices.values() if i.currency == funds.currency]
-        edits = [
-            AllocationEdit(None, w.invoice_id, w.amount)
-            for w in allocate_oldest_first(funds.available, same_currency)
-        ]
-        plan = plan_allocation_edits(existing, edits)
-    else:
-        plan = plan_allocation_edits(
-            existing, _edits(conn, data.allocations or (), terms.rounding.apply)
-        )
-        invoices = lt.invoices_for_allocation(
-            conn, invoice_ids=[w.invoice_id for w in plan.final], exclude_credit_note_id=note_id
-        )
-    raise_for_problems(allocation_problems(funds, plan.final, invoices))
-    # Delete first: an edit may move an allocation onto an invoice another one leaves.
-    conn.execute(delete(applied).where(applied.c.id.in_([*plan.delete, *plan.update])))
-    rows = [
-        {
-            "id": allocation_id,
-            "credit_note_id": note_id,
-            "invoice_id": w.invoice_id,
-            "amount": w.amount,
-            "currency": invoices[w.invoice_id].currency,
-            "created_at": now,
-        }
-        for allocation_id, w in plan.update.items()
-    ]
-    if rows:
-        conn.execute(applied.insert(), rows)
-    if plan.add:
-        conn.execute(
-            applied.insert(),
-            [
-                {
-                    "credit_note_id": note_id,
-                    "invoice_id": w.invoice_id,
-                    "amount": w.amount,
-                    "currency": invoices[w.invoice_id].currency,
-                    "created_at": now,
-                }
-                for w in plan.add
-            ],
-        )
+    evidence = {"source": "api", "explanation": "allocated as the request names it"}
+    return ProposedAllocation(
+        wanted.invoice_id, wanted.amount, RULE_MANUAL, MANUAL_CONFIDENCE, evidence
+    )
+
+
+def _auto_applied(
+    ledger: LedgerWrites, held: Held, terms: CustomerTerms
+) -> list[ProposedAllocation]:
+    if not held.live:
+        return []
+    invoices = ledger.invoices(customer_id=terms.id)
+    own = {a.invoice_id: a.amount for a in held.allocations.values()}
+    book = InvoiceBook(
+        replace(i, open_amount=i.open_amount + own.get(i.id, ZERO)) for i in invoices.values()
+    )
+    funds = LineToMatch(
+        id=held.id,
+        booking_date=held.row.date,
+        amount=held.funds.available,
+        currency=held.funds.currency,
+        contract_owner_id=terms.owner_id,
+        source=Source.CREDIT_NOTE,
+    )
+    context = MatchContext(rules=load_rule_book())
+    decided = allocate_known(
+        funds, terms.id, f"credit note {held.id} of the customer", book, context
+    )
+    return list(decided.allocations) if isinstance(decided, LineDecision) else []
 
 
 def _edits(

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, case, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select
 
 from payrecon.domain.errors import InvalidInput
-from payrecon.domain.ledger import Funds, Rounding, base_currency_amount, unused_amount
-from payrecon.domain.money import ZERO, RoundingMode
-from payrecon.store import ledger_tables as lt
+from payrecon.domain.ledger import Rounding, base_currency_amount
+from payrecon.domain.money import RoundingMode
 from payrecon.store import tables as t
 from payrecon.store.listing import ListQueryLike, apply_list_query
-from payrecon.store.types import Amount
 
 
 def tax_withheld(evidence: dict[str, Any]) -> Decimal:
@@ -71,13 +69,11 @@ def payment_views(conn: Connection, payment_ids: Sequence[int]) -> list[PaymentV
             t.customers.c.name.label("customer_name"),
             t.contract_owners.c.price_rounding_mode,
             t.contract_owners.c.price_decimal_places,
-            lt.refunded(lt.refunds.c.payment_id == p.c.id).scalar_subquery().label("refunded"),
         )
         .join(t.customers, t.customers.c.id == p.c.customer_id)
         .join(t.contract_owners, t.contract_owners.c.id == t.customers.c.contract_owner_id)
         .where(p.c.id.in_(payment_ids))
     ).all()
-    live = lt.live_allocations()
     applied: dict[int, list[InvoicePaymentView]] = {pid: [] for pid in payment_ids}
     for a in conn.execute(
         select(
@@ -86,12 +82,9 @@ def payment_views(conn: Connection, payment_ids: Sequence[int]) -> list[PaymentV
             t.invoices.c.total,
             t.invoices.c.issue_date,
             t.invoices.c.due_date,
-            type_coerce(t.invoices.c.total - func.coalesce(live.c.allocated, 0), Amount()).label(
-                "open_amount"
-            ),
+            t.invoices.c.open_amount,
         )
         .join(t.invoices, t.invoices.c.id == t.allocations.c.invoice_id)
-        .outerjoin(live, live.c.invoice_id == t.invoices.c.id)
         .where(t.allocations.c.payment_id.in_(payment_ids))
         .order_by(t.allocations.c.id)
     ):
@@ -114,8 +107,6 @@ def payment_views(conn: Connection, payment_ids: Sequence[int]) -> list[PaymentV
 
 def _view(r: Any, invoices: tuple[InvoicePaymentView, ...]) -> PaymentView:
     rounding = Rounding(r.price_decimal_places, RoundingMode(r.price_rounding_mode))
-    funds = Funds("payment", r.customer_id, r.currency, r.amount, r.refunded, r.status == "active")
-    allocated = sum((i.amount_applied for i in invoices), ZERO) if funds.collected else ZERO
     return PaymentView(
         id=r.id,
         customer_id=r.customer_id,
@@ -126,7 +117,7 @@ def _view(r: Any, invoices: tuple[InvoicePaymentView, ...]) -> PaymentView:
         exchange_rate=r.exchange_rate.normalize(),
         amount=r.amount,
         bcy_amount=base_currency_amount(r.amount, r.exchange_rate, rounding),
-        unused_amount=unused_amount(funds, allocated),
+        unused_amount=r.unused_amount,
         bank_charges=r.bank_charges,
         tax_amount_withheld=r.tax_amount_withheld,
         description=r.description,
@@ -182,18 +173,6 @@ class PaymentPage:
 
 def list_payments(engine: Engine, q: ListQueryLike, search: PaymentSearch) -> PaymentPage:
     p = t.payments
-    allocated = (
-        select(t.allocations.c.payment_id, func.sum(t.allocations.c.amount).label("total"))
-        .group_by(t.allocations.c.payment_id)
-        .subquery("allocated")
-    )
-    refunded = (
-        select(lt.refunds.c.payment_id, func.sum(lt.refunds.c.amount).label("total"))
-        .where(lt.refunds.c.payment_id.is_not(None))
-        .group_by(lt.refunds.c.payment_id)
-        .subquery("refunded")
-    )
-    unused = p.c.amount - func.coalesce(allocated.c.total, 0) - func.coalesce(refunded.c.total, 0)
     columns: dict[str, ColumnElement[Any]] = {
         "id": p.c.id,
         "paymentId": p.c.id,
@@ -205,7 +184,7 @@ def list_payments(engine: Engine, q: ListQueryLike, search: PaymentSearch) -> Pa
         "exchangeRate": p.c.exchange_rate,
         "amount": p.c.amount,
         "bcyAmount": p.c.amount * p.c.exchange_rate,  # order only: scaled integers on SQLite
-        "unusedAmount": type_coerce(case((p.c.status == "active", unused), else_=0), Amount()),
+        "unusedAmount": p.c.unused_amount,
         "bankCharges": p.c.bank_charges,
         "taxAmountWithheld": p.c.tax_amount_withheld,
         "description": p.c.description,
@@ -218,8 +197,6 @@ def list_payments(engine: Engine, q: ListQueryLike, search: PaymentSearch) -> Pa
         select(p.c.id)
         .select_from(p)
         .join(t.customers, t.customers.c.id == p.c.customer_id)
-        .outerjoin(allocated, allocated.c.payment_id == p.c.id)
-        .outerjoin(refunded, refunded.c.payment_id == p.c.id)
         .outerjoin(t.statement_lines, t.statement_lines.c.id == p.c.statement_line_id)
         .where(*_search_conditions(search, columns))
     )

@@ -17,27 +17,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine
 
+from payrecon.domain.allocation import MANUAL_CONFIDENCE, RULE_MANUAL, ProposedAllocation
 from payrecon.domain.errors import Conflict, InvalidInput, NotFound
-from payrecon.domain.ledger import (
-    AllocationEdit,
-    Funds,
-    WantedAllocation,
-    allocation_problems,
-    plan_allocation_edits,
-    raise_for_problems,
-)
+from payrecon.domain.ledger import AllocationEdit, plan_allocation_edits
 from payrecon.domain.money import ZERO, money_text
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.ledger.payment_reads import PaymentView, payment_views, tax_withheld
-from payrecon.services.reconciliation.reconcile import lock_reconciliation
 from payrecon.store import ledger_tables as lt
-from payrecon.store import tables as t
 from payrecon.store.ledger_tables import CustomerTerms
+from payrecon.store.ledger_writes import Held, LedgerWrites, NewPayment, ledger_writes
 
-MANUAL_RULE = "manual"
 DEFAULT_PAYMENT_MODE = "Cash"
 
 
@@ -75,28 +67,20 @@ def create_payment(
         raise InvalidInput("customerId and date are required")
     now = now or utcnow()
     with engine.begin() as conn:
-        lock_reconciliation(conn)
-        terms = _terms(conn, data.customer_id)
-        values = _payment_values(terms, data, base=None) | {"currency": terms.currency}
-        payment_id = conn.execute(
-            t.payments.insert()
-            .values(
-                **values,
-                customer_id=terms.id,
-                source="manual",
-                tax_amount_withheld=ZERO,  # set with the allocations below
-                status="active",
-                created_at=now,
+        with ledger_writes(conn, now) as ledger:
+            ledger.lock()
+            terms = _terms(conn, data.customer_id)
+            values = _payment_values(terms, data, base=None)
+            held = ledger.add_payment(
+                NewPayment(customer_id=terms.id, source="manual", currency=terms.currency, **values)
             )
-            .returning(t.payments.c.id)
-        ).scalar_one()
-        edits = [
-            AllocationEdit(None, i.invoice_id, terms.rounding.apply(i.amount_applied))
-            for i in data.invoices or ()
-        ]
-        _write_allocations(conn, payment_id, terms, values, {}, edits, data, now)
-        recompute_customers(conn, {terms.id}, now, cause=f"payment {payment_id} created")
-        return payment_views(conn, [payment_id])[0]
+            edits = [
+                AllocationEdit(None, i.invoice_id, terms.rounding.apply(i.amount_applied))
+                for i in data.invoices or ()
+            ]
+            _write_allocations(ledger, held, terms, edits, data)
+        recompute_customers(conn, ledger.customers, now, cause=f"payment {held.id} created")
+        return payment_views(conn, [held.id])[0]
 
 
 def update_payment(
@@ -104,64 +88,57 @@ def update_payment(
 ) -> PaymentView:
     now = now or utcnow()
     with engine.begin() as conn:
-        lock_reconciliation(conn)
-        stored = _locked_payment(conn, payment_id)
-        terms = _terms(conn, data.customer_id or stored.customer_id)
-        values = _payment_values(terms, data, base=stored)
-        from_bank = stored.statement_line_id is not None
-        # A manual payment is in its customer's currency; a bank payment in the line's.
-        values["currency"] = stored.currency if from_bank else terms.currency
-        if from_bank and values["amount"] != stored.amount:
-            raise Conflict(
-                f"payment {payment_id} was recorded from a bank statement; its amount is the bank's"
-            )
-        refunded = conn.execute(lt.refunded(lt.refunds.c.payment_id == payment_id)).scalar_one()
-        if refunded > 0 and terms.id != stored.customer_id:
-            raise Conflict(f"payment {payment_id} has refunds; its customer cannot change")
-        existing = {
-            r.id: r
-            for r in conn.execute(
-                select(t.allocations).where(t.allocations.c.payment_id == payment_id)
-            )
-        }
-        if data.invoices is None:
-            edits = [AllocationEdit(a.id, a.invoice_id, a.amount) for a in existing.values()]
-        else:
-            edits = [
-                AllocationEdit(
-                    i.invoice_payment_id, i.invoice_id, terms.rounding.apply(i.amount_applied)
+        with ledger_writes(conn, now) as ledger:
+            held = ledger.payment(payment_id)
+            stored = held.row
+            if not held.live:
+                raise Conflict(f"payment {payment_id} is {stored.status}; it cannot be changed")
+            terms = _terms(conn, data.customer_id or stored.customer_id)
+            values = _payment_values(terms, data, base=stored)
+            from_bank = stored.statement_line_id is not None
+            # A manual payment is in its customer's currency; a bank payment in the line's.
+            values["currency"] = stored.currency if from_bank else terms.currency
+            if from_bank and values["amount"] != stored.amount:
+                raise Conflict(
+                    f"payment {payment_id} was recorded from a bank statement; "
+                    "its amount is the bank's"
                 )
-                for i in data.invoices
-            ]
-        conn.execute(
-            update(t.payments)
-            .where(t.payments.c.id == payment_id)
-            .values(**values, customer_id=terms.id)
-        )
-        _write_allocations(conn, payment_id, terms, values, existing, edits, data, now)
-        recompute_customers(
-            conn, {stored.customer_id, terms.id}, now, cause=f"payment {payment_id} updated"
-        )
+            if held.funds.refunded > 0 and terms.id != stored.customer_id:
+                raise Conflict(f"payment {payment_id} has refunds; its customer cannot change")
+            if data.invoices is None:
+                edits = [
+                    AllocationEdit(i, a.invoice_id, a.amount) for i, a in held.allocations.items()
+                ]
+            else:
+                edits = [
+                    AllocationEdit(
+                        i.invoice_payment_id, i.invoice_id, terms.rounding.apply(i.amount_applied)
+                    )
+                    for i in data.invoices
+                ]
+            held = ledger.change_payment(held, **values, customer_id=terms.id)
+            _write_allocations(ledger, held, terms, edits, data)
+        recompute_customers(conn, ledger.customers, now, cause=f"payment {payment_id} updated")
         return payment_views(conn, [payment_id])[0]
 
 
 def delete_payment(engine: Engine, payment_id: int, *, now: datetime | None = None) -> None:
     """Delete a manual payment: its allocations go and its invoices reopen."""
+    now = now or utcnow()
     with engine.begin() as conn:
-        stored = _locked_payment(conn, payment_id)
-        if stored.statement_line_id is not None:
-            raise Conflict(
-                f"payment {payment_id} was recorded from a bank statement; "
-                "remove its allocations instead"
-            )
-        refunded = conn.execute(lt.refunded(lt.refunds.c.payment_id == payment_id)).scalar_one()
-        if refunded > 0:
-            raise Conflict(f"payment {payment_id} has refunds; delete them first")
-        conn.execute(delete(t.allocations).where(t.allocations.c.payment_id == payment_id))
-        conn.execute(delete(t.payments).where(t.payments.c.id == payment_id))
-        recompute_customers(
-            conn, {stored.customer_id}, now or utcnow(), cause=f"payment {payment_id} deleted"
-        )
+        with ledger_writes(conn, now) as ledger:
+            held = ledger.payment(payment_id)
+            if not held.live:
+                raise Conflict(f"payment {payment_id} is {held.row.status}; it cannot be changed")
+            if held.row.statement_line_id is not None:
+                raise Conflict(
+                    f"payment {payment_id} was recorded from a bank statement; "
+                    "remove its allocations instead"
+                )
+            if held.funds.refunded > 0:
+                raise Conflict(f"payment {payment_id} has refunds; delete them first")
+            ledger.delete_payment(held)
+        recompute_customers(conn, ledger.customers, now, cause=f"payment {payment_id} deleted")
 
 
 def get_payment(engine: Engine, payment_id: int) -> PaymentView:
@@ -177,16 +154,6 @@ def _terms(conn: Connection, customer_id: int) -> CustomerTerms:
     if terms is None:
         raise InvalidInput(f"customer {customer_id} does not exist", details={"customerId": None})
     return terms
-
-
-def _locked_payment(conn: Connection, payment_id: int) -> Any:
-    lt.lock_rows(conn, t.payments, [payment_id])
-    stored = conn.execute(select(t.payments).where(t.payments.c.id == payment_id)).first()
-    if stored is None:
-        raise NotFound(f"customer payment {payment_id} does not exist")
-    if stored.status != "active":
-        raise Conflict(f"payment {payment_id} is {stored.status}; it cannot be changed")
-    return stored
 
 
 def _payment_values(terms: CustomerTerms, data: PaymentInput, base: Any) -> dict[str, Any]:
@@ -220,30 +187,21 @@ def _payment_values(terms: CustomerTerms, data: PaymentInput, base: Any) -> dict
 
 
 def _write_allocations(
-    conn: Connection,
-    payment_id: int,
+    ledger: LedgerWrites,
+    held: Held,
     terms: CustomerTerms,
-    values: dict[str, Any],
-    existing: dict[int, Any],
     edits: list[AllocationEdit],
     data: PaymentInput,
-    now: datetime,
 ) -> None:
-    """Judge the complete new allocation list, then write the difference."""
+    """Make the edited list the payment's allocations (the write path judges it whole). An
+    allocation left as it was keeps the rule and evidence the matcher gave it; an edited one
+    becomes `manual`, remembering the rule it had."""
+    existing = held.allocations
     plan = plan_allocation_edits(
-        {i: WantedAllocation(a.invoice_id, a.amount) for i, a in existing.items()}, edits
+        {i: ProposedAllocation(a.invoice_id, a.amount) for i, a in existing.items()}, edits
     )
-    invoices = lt.invoices_for_allocation(
-        conn,
-        invoice_ids=[w.invoice_id for w in plan.final],
-        exclude_payment_id=payment_id,
-    )
-    refunded = conn.execute(lt.refunded(lt.refunds.c.payment_id == payment_id)).scalar_one()
-    funds = Funds("payment", terms.id, values["currency"], values["amount"], refunded)
-    raise_for_problems(allocation_problems(funds, plan.final, invoices))
     taxes = _taxes(data, existing)
-    if plan.delete:
-        conn.execute(delete(t.allocations).where(t.allocations.c.id.in_(plan.delete)))
+    keep: dict[int, ProposedAllocation] = {}
     for allocation_id, wanted in plan.update.items():
         old = existing[allocation_id]
         evidence = {**old.evidence, **_evidence(taxes.get(wanted.invoice_id, ZERO))}
@@ -251,45 +209,31 @@ def _write_allocations(
             wanted.invoice_id,
             wanted.amount,
             evidence,
-        ):
-            continue  # unchanged: the matcher's rule and evidence stay as they were
-        if old.rule != MANUAL_RULE:
-            evidence["previous_rule"] = old.rule
-        conn.execute(
-            update(t.allocations)
-            .where(t.allocations.c.id == allocation_id)
-            .values(
-                invoice_id=wanted.invoice_id,
-                amount=wanted.amount,
-                rule=MANUAL_RULE,
-                evidence=evidence,
+        ):  # unchanged: the matcher's rule and evidence stay as they were
+            keep[allocation_id] = ProposedAllocation(
+                old.invoice_id, old.amount, old.rule, old.confidence, old.evidence
             )
+            continue
+        if old.rule != RULE_MANUAL:
+            evidence["previous_rule"] = old.rule
+        keep[allocation_id] = ProposedAllocation(
+            wanted.invoice_id, wanted.amount, RULE_MANUAL, old.confidence, evidence
         )
-    if plan.add:
-        conn.execute(
-            t.allocations.insert(),
-            [
-                {
-                    "payment_id": payment_id,
-                    "invoice_id": w.invoice_id,
-                    "amount": w.amount,
-                    "currency": invoices[w.invoice_id].currency,
-                    "rule": MANUAL_RULE,
-                    "confidence": Decimal("1.000"),
-                    "evidence": _evidence(taxes.get(w.invoice_id, ZERO)),
-                    "created_at": now,
-                }
-                for w in plan.add
-            ],
+    added = [
+        ProposedAllocation(
+            w.invoice_id,
+            w.amount,
+            RULE_MANUAL,
+            MANUAL_CONFIDENCE,
+            _evidence(taxes.get(w.invoice_id, ZERO)),
         )
+        for w in plan.add
+    ]
+    ledger.set_allocations(held, added, keep=keep)
     total_tax = sum(taxes.values(), ZERO) if taxes else (data.tax_amount_withheld or ZERO)
     if total_tax < 0:
         raise InvalidInput("taxAmountWithheld must not be negative")
-    conn.execute(
-        update(t.payments)
-        .where(t.payments.c.id == payment_id)
-        .values(tax_amount_withheld=terms.rounding.apply(total_tax))
-    )
+    ledger.change_payment(held, tax_amount_withheld=terms.rounding.apply(total_tax))
 
 
 def _taxes(data: PaymentInput, existing: dict[int, Any]) -> dict[int, Decimal]:

@@ -2,8 +2,8 @@
 
 A refund never exceeds what is unallocated on its source, nor what was collected: a reversed
 payment or a credit note that is pending or failed has nothing to refund. Creating or deleting a
-refund is one transaction that locks its source (PostgreSQL) and recomputes the customer's
-cached balance.
+refund is one transaction through the ledger write path (which locks its source and keeps its
+unused amount) that also recomputes the customer's cached balance.
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Engine, select
 
 from payrecon.domain.errors import InvalidInput, NotFound
-from payrecon.domain.ledger import Funds, check_refund
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
 from payrecon.store import ledger_tables as lt
-from payrecon.store import tables as t
+from payrecon.store.ledger_writes import NewRefund, ledger_writes
 from payrecon.store.listing import ListQueryLike, apply_list_query
-from payrecon.store.types import Amount
 
 refunds = lt.refunds
 
@@ -63,43 +61,37 @@ def create_refund(engine: Engine, data: RefundInput, *, now: datetime | None = N
         raise InvalidInput("a refund names exactly one of paymentId and creditNoteId")
     now = now or utcnow()
     with engine.begin() as conn:
-        funds, allocated = _source(conn, data)
-        terms = lt.customer_terms(conn, funds.customer_id)
-        assert terms is not None  # the source's customer exists (foreign key)
-        amount = terms.rounding.apply(data.amount)
-        check_refund(funds, allocated, amount)
-        refund_id = conn.execute(
-            refunds.insert()
-            .values(
-                customer_id=funds.customer_id,
-                payment_id=data.payment_id,
-                credit_note_id=data.credit_note_id,
-                date=data.date,
-                amount=amount,
-                currency=funds.currency,
-                reference_number=data.reference_number,
-                description=data.description,
-                created_at=now,
+        with ledger_writes(conn, now) as ledger:
+            try:
+                held = (
+                    ledger.payment(data.payment_id)
+                    if data.payment_id is not None
+                    else ledger.credit_note(data.credit_note_id or 0)
+                )
+            except NotFound as exc:
+                raise InvalidInput(str(exc).replace("customer payment", "payment")) from None
+            terms = lt.customer_terms(conn, held.funds.customer_id)
+            assert terms is not None  # the source's customer exists (foreign key)
+            refund_id = ledger.add_refund(
+                held,
+                NewRefund(
+                    date=data.date,
+                    amount=terms.rounding.apply(data.amount),
+                    reference_number=data.reference_number,
+                    description=data.description,
+                ),
             )
-            .returning(refunds.c.id)
-        ).scalar_one()
-        recompute_customers(conn, {funds.customer_id}, now, cause=f"refund {refund_id} created")
+        recompute_customers(conn, ledger.customers, now, cause=f"refund {refund_id} created")
         return _views(conn, refunds.c.id == refund_id)[0]
 
 
 def delete_refund(engine: Engine, refund_id: int, *, now: datetime | None = None) -> None:
     """Void a refund recorded in error: its money is back on its source."""
+    now = now or utcnow()
     with engine.begin() as conn:
-        lt.lock_rows(conn, refunds, [refund_id])
-        customer_id = conn.execute(
-            select(refunds.c.customer_id).where(refunds.c.id == refund_id)
-        ).scalar_one_or_none()
-        if customer_id is None:
-            raise NotFound(f"refund {refund_id} does not exist")
-        conn.execute(delete(refunds).where(refunds.c.id == refund_id))
-        recompute_customers(
-            conn, {customer_id}, now or utcnow(), cause=f"refund {refund_id} deleted"
-        )
+        with ledger_writes(conn, now) as ledger:
+            ledger.delete_refund(refund_id)
+        recompute_customers(conn, ledger.customers, now, cause=f"refund {refund_id} deleted")
 
 
 def get_refund(engine: Engine, refund_id: int) -> RefundView:
@@ -129,37 +121,6 @@ def list_refunds(engine: Engine, q: ListQueryLike) -> RefundPage:
         ids = list(conn.execute(page).scalars())
         by_id = {v.id: v for v in _views(conn, refunds.c.id.in_(ids))}
     return RefundPage([by_id[i] for i in ids], total)
-
-
-def _source(conn: Connection, data: RefundInput) -> tuple[Funds, Decimal]:
-    """The payment or credit note refunded, locked, with what its allocations use."""
-    if data.payment_id is not None:
-        lt.lock_rows(conn, t.payments, [data.payment_id])
-        row = conn.execute(select(t.payments).where(t.payments.c.id == data.payment_id)).first()
-        if row is None:
-            raise InvalidInput(f"payment {data.payment_id} does not exist")
-        allocations: Any = t.allocations
-        owner = t.allocations.c.payment_id == row.id
-        refunded_from = refunds.c.payment_id == row.id
-        collected = row.status == "active"
-        kind = "payment"
-    else:
-        notes = lt.credit_notes
-        lt.lock_rows(conn, notes, [data.credit_note_id or 0])
-        row = conn.execute(select(notes).where(notes.c.id == data.credit_note_id)).first()
-        if row is None:
-            raise InvalidInput(f"credit note {data.credit_note_id} does not exist")
-        allocations = lt.credit_note_allocations
-        owner = allocations.c.credit_note_id == row.id
-        refunded_from = refunds.c.credit_note_id == row.id
-        collected = row.collection_status == "collected"
-        kind = "credit note"
-    allocated = conn.execute(
-        select(type_coerce(func.coalesce(func.sum(allocations.c.amount), 0), Amount())).where(owner)
-    ).scalar_one()
-    refunded = conn.execute(lt.refunded(refunded_from)).scalar_one()
-    funds = Funds(kind, row.customer_id, row.currency, row.amount, refunded, collected)
-    return funds, allocated
 
 
 def _views(conn: Connection, where: ColumnElement[bool]) -> list[RefundView]:

@@ -3,7 +3,7 @@ mandate references), invoices (with open amount and status) and the invoice paym
 (allocations of payments to standard invoices, or to adhoc invoices), with the list conventions.
 
 Open amount = total - live allocations of payments and collected credit notes
-(`store.queries.open_amount_of_invoice`, the ledger's one definition); status is `paid` at zero,
+(kept on the invoice by the ledger write path, `store.ledger_writes`); status is `paid` at zero,
 `partially_paid` below the total, else `open`.
 """
 
@@ -20,7 +20,6 @@ from payrecon.domain.errors import NotFound
 from payrecon.services.admin.resources import Json, Page, row_json
 from payrecon.store import tables as t
 from payrecon.store.listing import ListQueryLike, apply_list_query, filter_condition
-from payrecon.store.queries import open_amount_of_invoice
 
 InvoiceKind = Literal["standard", "adhoc"]
 
@@ -43,7 +42,7 @@ _CUSTOMER_HAS = {
 CUSTOMER_KNOWN_FIELDS = [*CUSTOMER_FIELDS, "ibans", "mandateReferences"]
 
 _i = t.invoices.c
-_open_amount = open_amount_of_invoice()
+_open_amount = _i.open_amount
 INVOICE_FIELDS: dict[str, ColumnElement[Any]] = {
     "id": _i.id,
     "externalId": _i.external_id,

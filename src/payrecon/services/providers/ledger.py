@@ -21,14 +21,12 @@ Every write runs in the caller's transaction, with the customer's cached balance
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
-from payrecon.domain.money import ZERO
 from payrecon.domain.providers import (
     DisputeStatus,
     Effect,
@@ -43,16 +41,15 @@ from payrecon.domain.providers import (
 from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.operations.audit_log import record_audit
 from payrecon.services.providers.allocations import (
-    LedgerPayment,
     ProviderRef,
     allocate_unused,
     aware,
     record_refund,
 )
-from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.bulk import dialect_insert
+from payrecon.store.ledger_writes import Held, LedgerWrites, NewPayment, ledger_writes
 
 PAYMENT_MODES = {"gocardless": "DirectDebit", "stripe": "Card"}
 COLLECTED = tuple(s.value for s in PaymentStatus if s.is_collected)
@@ -164,17 +161,28 @@ def settle_payments(
     conn: Connection, provider: ProviderRef, ids: Collection[int], now: datetime
 ) -> LedgerCounts:
     """Bring the ledger to the stored state of these provider payments, in the caller's
-    transaction (rows locked on PostgreSQL), and recompute the balances that moved."""
+    transaction (through the ledger write path, rows locked on PostgreSQL), and recompute the
+    balances that moved."""
     counts = LedgerCounts()
     if not ids:
         return counts
     pp = pt.provider_payments
-    lt.lock_rows(conn, pp, ids)
-    for row in conn.execute(select(pp).where(pp.c.id.in_(sorted(ids))).order_by(pp.c.id)):
-        _settle(conn, provider, row, now, counts)
+    with ledger_writes(conn, now) as ledger:
+        ledger.lock()
+        _lock_provider_rows(conn, ids)
+        for row in conn.execute(select(pp).where(pp.c.id.in_(sorted(ids))).order_by(pp.c.id)):
+            _settle(ledger, provider, row, counts)
     if counts.customers:
         recompute_customers(conn, counts.customers, now, cause="provider payments settled")
     return counts
+
+
+def _lock_provider_rows(conn: Connection, ids: Collection[int]) -> None:
+    if conn.dialect.name == "postgresql":
+        pp = pt.provider_payments
+        conn.execute(
+            select(pp.c.id).where(pp.c.id.in_(sorted(ids))).order_by(pp.c.id).with_for_update()
+        )
 
 
 # Internals ---------------------------------------------------------------------------------
@@ -249,59 +257,40 @@ def _counts_in_ledger(row: Any) -> bool:
     return dispute_effect(probe) is not Effect.REVERSE
 
 
-def _settle(
-    conn: Connection, provider: ProviderRef, row: Any, now: datetime, counts: LedgerCounts
-) -> None:
+def _settle(ledger: LedgerWrites, provider: ProviderRef, row: Any, counts: LedgerCounts) -> None:
+    conn = ledger.conn
     pp = pt.provider_payments
-    payment = _ledger_payment(conn, row.payment_id)
-    before = payment
+    held = ledger.payment(row.payment_id) if row.payment_id is not None else None
+    changed = False
     if _counts_in_ledger(row):
-        if payment is None:
-            payment = _record(conn, provider, row, now, counts)
-            if payment is None:
+        if held is None:
+            held = _record(ledger, provider, row, counts)
+            if held is None:
                 return
-        elif not payment.active:
-            conn.execute(delete(t.allocations).where(t.allocations.c.payment_id == payment.id))
-            conn.execute(
-                update(t.payments).where(t.payments.c.id == payment.id).values(status="active")
-            )
-            payment = replace(payment, active=True)
-            _audit(conn, provider, "payment.reinstated", payment, row)
+            changed = True
+        elif not held.live:
+            held = ledger.reinstate_payment(held)
+            _audit(conn, provider, "payment.reinstated", held.id, row)
             counts.reinstated += 1
+            changed = True
     else:
         if row.review_reason is not None:
             conn.execute(update(pp).where(pp.c.id == row.id).values(review_reason=None))
-        if payment is not None and payment.active:
-            conn.execute(
-                update(t.payments).where(t.payments.c.id == payment.id).values(status="reversed")
-            )
-            payment = replace(payment, active=False)
-            _audit(conn, provider, "payment.reversed", payment, row)
+        if held is not None and held.live:
+            ledger.reverse_payments([held.id])
+            held = ledger.payment(held.id)
+            _audit(conn, provider, "payment.reversed", held.id, row)
             counts.reversed += 1
-    if payment is None:
+            changed = True
+    if held is None:
         return
-    changed = payment != before
-    changed |= _settle_refunds(conn, provider, row, payment, now, counts)
-    if payment.active:
-        added = allocate_unused(conn, provider, row, payment, now)
+    changed |= _settle_refunds(ledger, provider, row, held, counts)
+    if held.live:
+        added = allocate_unused(ledger, provider, row, ledger.payment(held.id))
         counts.allocations += added
         changed |= added > 0
     if changed:
-        counts.customers.add(payment.customer_id)
-
-
-def _ledger_payment(conn: Connection, payment_id: int | None) -> LedgerPayment | None:
-    if payment_id is None:
-        return None
-    p = t.payments.c
-    found = conn.execute(
-        select(p.id, p.customer_id, p.amount, p.currency, p.status).where(p.id == payment_id)
-    ).first()
-    if found is None:
-        return None
-    return LedgerPayment(
-        found.id, found.customer_id, found.amount, found.currency, found.status == "active"
-    )
+        counts.customers.add(held.funds.customer_id)
 
 
 def _customer_of(conn: Connection, provider_id: int, row: Any) -> int | None:
@@ -321,8 +310,9 @@ def _customer_of(conn: Connection, provider_id: int, row: Any) -> int | None:
 
 
 def _record(
-    conn: Connection, provider: ProviderRef, row: Any, now: datetime, counts: LedgerCounts
-) -> LedgerPayment | None:
+    ledger: LedgerWrites, provider: ProviderRef, row: Any, counts: LedgerCounts
+) -> Held | None:
+    conn = ledger.conn
     pp = pt.provider_payments
     customer_id = row.customer_id or _customer_of(conn, provider.id, row)
     if customer_id is None:
@@ -332,9 +322,8 @@ def _record(
             conn.execute(update(pp).where(pp.c.id == row.id).values(review_reason=reason))
         counts.awaiting_review += 1
         return None
-    payment_id = conn.execute(
-        t.payments.insert()
-        .values(
+    held = ledger.add_payment(
+        NewPayment(
             customer_id=customer_id,
             source=provider.kind,
             external_id=row.external_id,
@@ -342,34 +331,26 @@ def _record(
             date=row.charge_date or aware(row.provider_created_at).date(),
             amount=row.amount,
             currency=row.currency,
-            exchange_rate=Decimal(1),
-            bank_charges=ZERO,
-            tax_amount_withheld=ZERO,
             reference_number=row.reference,
             description=row.description,
-            status="active",
-            created_at=now,
         )
-        .returning(t.payments.c.id)
-    ).scalar_one()
+    )
     conn.execute(
         update(pp)
         .where(pp.c.id == row.id)
-        .values(payment_id=payment_id, customer_id=customer_id, review_reason=None)
+        .values(payment_id=held.id, customer_id=customer_id, review_reason=None)
     )
     counts.recorded += 1
-    return LedgerPayment(payment_id, customer_id, row.amount, row.currency, True)
+    return held
 
 
-def _audit(
-    conn: Connection, provider: ProviderRef, action: str, payment: LedgerPayment, row: Any
-) -> None:
+def _audit(conn: Connection, provider: ProviderRef, action: str, payment_id: int, row: Any) -> None:
     record_audit(
         conn,
         actor=f"provider:{provider.id}",
         action=action,
         entity="payment",
-        entity_id=payment.id,
+        entity_id=payment_id,
         reason=f"{provider.kind} payment {row.external_id} is {row.status}"
         + (f", dispute {row.dispute_status}" if row.dispute_status else ""),
         details={"provider_id": provider.id, "external_id": row.external_id},
@@ -377,14 +358,10 @@ def _audit(
 
 
 def _settle_refunds(
-    conn: Connection,
-    provider: ProviderRef,
-    row: Any,
-    payment: LedgerPayment,
-    now: datetime,
-    counts: LedgerCounts,
+    ledger: LedgerWrites, provider: ProviderRef, row: Any, held: Held, counts: LedgerCounts
 ) -> bool:
     """A ledger refund for each live provider refund of the payment, none for the others."""
+    conn = ledger.conn
     pr = pt.provider_refunds
     refunds = conn.execute(
         select(pr)
@@ -395,11 +372,11 @@ def _settle_refunds(
     for refund in refunds:
         live = RefundStatus(refund.status).is_live
         if live and refund.refund_id is None:
-            if record_refund(conn, provider, refund, payment, now):
+            if record_refund(ledger, refund, ledger.payment(held.id)):
                 counts.refunds_recorded += 1
                 changed = True
         elif not live and refund.refund_id is not None:
-            conn.execute(delete(lt.refunds).where(lt.refunds.c.id == refund.refund_id))
+            ledger.delete_refund(refund.refund_id)
             conn.execute(update(pr).where(pr.c.id == refund.id).values(refund_id=None))
             counts.refunds_cancelled += 1
             changed = True

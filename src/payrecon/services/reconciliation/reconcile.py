@@ -8,7 +8,8 @@ reference by normalised number, the customers behind their mandates, accounts, a
 and links with those customers' open invoices, earlier payments their debits may undo, the
 provider payouts their texts quote or their amounts fit); let the domain matcher decide; write
 the outcome in bulk. A line that settles a payout makes no payment: the payout is tied to it.
-On PostgreSQL a transaction-scoped advisory lock serialises reconcilers, so any number of
+Every write goes through the ledger write path (`store.ledger_writes`), which takes the ledger's
+lock, judges the chunk's allocations again and keeps the invoices' open amounts, so any number of
 workers gives the allocations one worker would.
 """
 
@@ -21,16 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from payrecon.domain.matching import (
     InvoiceBook,
-    LineDecision,
     LineToMatch,
     MatchContext,
     MatchResult,
@@ -39,19 +36,19 @@ from payrecon.domain.matching import (
     PayoutBook,
     ProblemKind,
     Reversal,
-    Settlement,
     candidate_numbers,
     match_lines,
     payout_reference_candidates,
     referenced_keys,
     suggest_payers,
 )
-from payrecon.domain.rules import RuleBook, RuleSetError
+from payrecon.domain.matching.rules import RuleBook
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
-from payrecon.store import ledger_tables as lt
+from payrecon.services.rules import load_rule_book
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
+from payrecon.store.ledger_writes import LedgerWrites, NewPayment, NewReversal, ledger_writes
 from payrecon.store.payout_queries import payouts_for_lines, settle_payouts
 from payrecon.store.queries import (
     customer_directory,
@@ -65,7 +62,6 @@ from payrecon.store.queries import (
 )
 
 log = get_logger(__name__)
-_RECONCILE_LOCK = 7_402_113_001  # pg_advisory_xact_lock key of the reconciler
 
 
 @dataclass(slots=True)
@@ -90,38 +86,6 @@ class ReconcileResult:
         }
 
 
-def default_rules_dir() -> Path:
-    """The rule sets: packaged inside the wheel, or at the repository root in a checkout."""
-    packaged = Path(str(resources.files("payrecon"))) / "_rules"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[4] / "rules"
-
-
-@lru_cache(maxsize=4)
-def load_rule_book(rules_dir: Path | None = None) -> RuleBook:
-    """`default.yaml` and `owners/<owner id>.yaml`, validated once per process (call it at
-    start-up to fail early); a bad file raises `RuleSetError` naming the file and the field."""
-    directory = rules_dir or default_rules_dir()
-    default = directory / "default.yaml"
-    if not default.is_file():
-        raise RuleSetError(f"{default}: the default rule set is missing")
-    owners = sorted((directory / "owners").glob("*.yaml"))
-    book = RuleBook.from_documents(
-        (str(default), default.read_text(encoding="utf-8")),
-        [(str(p), p.read_text(encoding="utf-8")) for p in owners],
-    )
-    log.info("match.rules.loaded", directory=str(directory), owners=sorted(book.owners))
-    return book
-
-
-def lock_reconciliation(conn: Connection) -> None:
-    """Serialise with every reconciler and manual correction (PostgreSQL; SQLite has one
-    writer at a time anyway)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RECONCILE_LOCK})
-
-
 def reconcile_pending(
     engine: Engine,
     *,
@@ -132,21 +96,21 @@ def reconcile_pending(
     """Match every pending line; returns the totals of this run."""
     rules = rules or load_rule_book()
     total = ReconcileResult()
-    with engine.begin() as conn:
-        lock_reconciliation(conn)
+    with engine.begin() as conn, ledger_writes(conn, utcnow()) as ledger:
+        ledger.lock()
         renumbered = sync_invoice_keys(conn)
     names: PayerNameIndex | None = None
     while True:
-        with engine.begin() as conn:
-            lock_reconciliation(conn)
+        with engine.begin() as conn, ledger_writes(conn, utcnow()) as ledger:
+            ledger.lock()
             lines = pending_lines(conn, chunk_size)
             if not lines:
                 break
-            result = _match_chunk(conn, lines, rules, clock)
+            result, book = _match_chunk(conn, lines, rules, clock)
             if any(p.kind is ProblemKind.NO_REFERENCE for p in result.problems):
                 names = names or PayerNameIndex(customer_names(conn))
                 suggest_payers(result, lines, names, rules)
-            _write(conn, result, {line.id: line for line in lines})
+            _write(ledger, result, {line.id: line for line in lines}, book)
         _tally(total, lines, result)
     log.info("match.run.done", invoice_keys_refreshed=renumbered, **total.as_dict())
     return total
@@ -157,7 +121,7 @@ def _match_chunk(
     lines: list[LineToMatch],
     rules: RuleBook,
     clock: Callable[[], float],
-) -> MatchResult:
+) -> tuple[MatchResult, InvoiceBook]:
     context = MatchContext(rules=rules, invoice_formats=invoice_formats(conn), clock=clock)
     tokens = candidate_numbers(lines)
     referenced = invoices_by_keys(conn, referenced_keys(lines, context))
@@ -170,7 +134,7 @@ def _match_chunk(
     keys = payout_reference_candidates(lines)
     context.payouts = PayoutBook(payouts_for_lines(conn, keys, lines, window))
     with collector_paused():
-        return match_lines(lines, book, context)
+        return match_lines(lines, book, context), book
 
 
 @contextmanager
@@ -205,122 +169,48 @@ def _tally(total: ReconcileResult, lines: list[LineToMatch], result: MatchResult
     )
 
 
-def _write(conn: Connection, result: MatchResult, lines: dict[int, LineToMatch]) -> None:
-    now = utcnow()
-    payment_ids = _write_payments(conn, result.decisions, lines, now)
-    allocation_rows = [
-        {
-            "payment_id": payment_ids[a.line_id],
-            "invoice_id": a.invoice_id,
-            "amount": a.amount,
-            "currency": lines[a.line_id].currency,
-            "rule": a.rule,
-            "confidence": a.confidence,
-            "evidence": dict(a.evidence),
-            "created_at": now,
-        }
-        for a in result.allocations
+def _write(
+    ledger: LedgerWrites, result: MatchResult, lines: dict[int, LineToMatch], book: InvoiceBook
+) -> None:
+    """The chunk's outcome through the ledger write path (which judges it again), then the
+    lines' statuses and the payouts they settle."""
+    conn, now = ledger.conn, ledger.now
+    ledger.know(book.loaded())
+    payments = [
+        bank_payment(lines[d.line_id], d.customer_id, d.bank_charges) for d in result.decisions
     ]
-    if allocation_rows:
-        conn.execute(t.allocations.insert(), allocation_rows)
-    for decision in result.decisions:
-        for settlement in decision.settlements:
-            _write_settlement(conn, settlement, payment_ids[decision.line_id], decision, lines, now)
-    _write_reversals(conn, result.reversals, now)
+    ids = ledger.record_payments(payments, [d.allocations for d in result.decisions])
+    for payment_id, payment, decision in zip(ids, payments, result.decisions, strict=True):
+        for s in decision.settlements:
+            ledger.settle_shortfall(payment_id, payment, s.invoice_id, s.amount, s.kind)
+    ledger.record_reversals(_reversals(conn, result.reversals))
     settle_payouts(conn, result.payouts, now)
     _write_statuses(conn, result, now)
 
 
 def bank_payment(
-    line: LineToMatch, customer_id: int, now: datetime, bank_charges: Decimal = Decimal(0)
-) -> dict[str, Any]:
-    """The payments row of a statement line paid by `customer_id` (here and by hand)."""
-    return {
-        "customer_id": customer_id,
-        "statement_line_id": line.id,
-        "source": "bank",
-        "external_id": line.bank_reference,
-        "payment_mode": "BankTransfer",
-        "date": line.booking_date,
-        "amount": line.amount,
-        "currency": line.currency,
-        "exchange_rate": Decimal(1),
-        "bank_charges": bank_charges,
-        "tax_amount_withheld": Decimal(0),
-        "reference_number": line.bank_reference,
-        "description": line.remittance,
-        "status": "active",
-        "created_at": now,
-    }
-
-
-def _write_payments(
-    conn: Connection, decisions: list[LineDecision], lines: dict[int, LineToMatch], now: datetime
-) -> dict[int, int]:
-    rows = [bank_payment(lines[d.line_id], d.customer_id, now, d.bank_charges) for d in decisions]
-    if not rows:
-        return {}
-    inserted = conn.execute(
-        t.payments.insert().returning(
-            t.payments.c.id, t.payments.c.statement_line_id, sort_by_parameter_order=True
-        ),
-        rows,
-    )
-    return {row.statement_line_id: row.id for row in inserted}
-
-
-def _write_settlement(
-    conn: Connection,
-    settlement: Settlement,
-    payment_id: int,
-    decision: LineDecision,
-    lines: dict[int, LineToMatch],
-    now: datetime,
-) -> None:
-    """A tolerated shortfall becomes a collected credit note on the invoice, so that the
-    invoice's open amount and the customer's balance agree everywhere in the ledger."""
-    line = lines[decision.line_id]
-    what = "bank charges" if settlement.kind == "bank_charges" else "write-off"
-    note_id = conn.execute(
-        lt.credit_notes.insert()
-        .values(
-            customer_id=decision.customer_id,
-            date=line.booking_date,
-            currency=line.currency,
-            amount=settlement.amount,
-            memo=f"{what} of {settlement.amount:f} accepted by the owner's tolerance "
-            f"(payment {payment_id}, bank reference {line.bank_reference})",
-            collection_status="collected",
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(lt.credit_notes.c.id)
-    ).scalar_one()
-    conn.execute(
-        lt.credit_note_allocations.insert().values(
-            credit_note_id=note_id,
-            invoice_id=settlement.invoice_id,
-            amount=settlement.amount,
-            currency=line.currency,
-            created_at=now,
-        )
-    )
-    conn.execute(
-        mt.payment_settlements.insert().values(
-            payment_id=payment_id,
-            invoice_id=settlement.invoice_id,
-            credit_note_id=note_id,
-            kind=settlement.kind,
-            amount=settlement.amount,
-            currency=line.currency,
-            created_at=now,
-        )
+    line: LineToMatch, customer_id: int, bank_charges: Decimal = Decimal(0)
+) -> NewPayment:
+    """The payment of a statement line paid by `customer_id` (here and by hand)."""
+    return NewPayment(
+        customer_id=customer_id,
+        source="bank",
+        date=line.booking_date,
+        amount=line.amount,
+        currency=line.currency,
+        payment_mode="BankTransfer",
+        statement_line_id=line.id,
+        external_id=line.bank_reference,
+        bank_charges=bank_charges,
+        reference_number=line.bank_reference,
+        description=line.remittance,
     )
 
 
-def _write_reversals(conn: Connection, reversals: list[Reversal], now: datetime) -> None:
+def _reversals(conn: Connection, reversals: list[Reversal]) -> list[NewReversal]:
+    """The reversals with the payments of the lines they undo."""
     if not reversals:
-        return
+        return []
     originals = dict(
         conn.execute(
             select(t.payments.c.statement_line_id, t.payments.c.id).where(
@@ -328,40 +218,17 @@ def _write_reversals(conn: Connection, reversals: list[Reversal], now: datetime)
             )
         ).all()
     )
-    undone = sorted(originals[r.original_line_id] for r in reversals if r.reverse_payment)
-    if undone:
-        reverse_payments(conn, undone)
-    conn.execute(
-        mt.payment_reversals.insert(),
-        [
-            {
-                "payment_id": originals[r.original_line_id],
-                "statement_line_id": r.line_id,
-                "kind": str(r.kind),
-                "reason_code": r.reason_code,
-                "reverses_payment": r.reverse_payment,
-                "evidence": dict(r.evidence),
-                "created_at": now,
-            }
-            for r in reversals
-        ],
-    )
-
-
-def reverse_payments(conn: Connection, payment_ids: list[int]) -> None:
-    """Mark the payments reversed: their allocations stop counting and their invoices reopen,
-    and so do the credit notes that settled shortfalls alongside them."""
-    conn.execute(
-        update(t.payments).where(t.payments.c.id.in_(payment_ids)).values(status="reversed")
-    )
-    notes = select(mt.payment_settlements.c.credit_note_id).where(
-        mt.payment_settlements.c.payment_id.in_(payment_ids)
-    )
-    conn.execute(
-        update(lt.credit_notes)
-        .where(lt.credit_notes.c.id.in_(notes))
-        .values(collection_status="failed", updated_at=utcnow())
-    )
+    return [
+        NewReversal(
+            payment_id=originals[r.original_line_id],
+            statement_line_id=r.line_id,
+            kind=str(r.kind),
+            reason_code=r.reason_code,
+            reverses_payment=r.reverse_payment,
+            evidence=r.evidence,
+        )
+        for r in reversals
+    ]
 
 
 def _write_statuses(conn: Connection, result: MatchResult, now: datetime) -> None:

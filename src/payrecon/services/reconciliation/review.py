@@ -14,26 +14,32 @@ customer too. A payment with allocations left stays, its freed amount unused.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
+from payrecon.domain.allocation import RULE_MANUAL
 from payrecon.domain.errors import Conflict, InvalidInput, NotFound
-from payrecon.domain.matching import OpenInvoice, normalise_account
+from payrecon.domain.matching import normalise_account
 from payrecon.domain.matching.manual import ManualAllocation, ManualMatch, judge_manual_match
+from payrecon.domain.matching.rules import RuleBook
 from payrecon.services.admin.resources import Json, Page, row_json
 from payrecon.services.clock import utcnow
+from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.operations.audit_log import record_audit
-from payrecon.services.reconciliation.reconcile import bank_payment, lock_reconciliation
+from payrecon.services.reconciliation.reconcile import bank_payment
+from payrecon.services.rules import load_rule_book
 from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.bulk import insert_ignoring_conflicts
+from payrecon.store.ledger_writes import Held, LedgerWrites, ledger_writes
 from payrecon.store.listing import ListQueryLike, apply_list_query
-from payrecon.store.queries import invoices_by_ids, line_suggestions, line_to_match
+from payrecon.store.queries import line_suggestions, line_to_match
 
 _sl, _a, _p = t.statement_lines.c, t.allocations.c, t.payments.c
 
@@ -98,157 +104,174 @@ def match_by_hand(
     allocations: Sequence[ManualAllocation],
     reason: str,
     actor: str,
+    rules: RuleBook | None = None,
 ) -> Json:
     """Assign a credit line to a customer and allocate it to the given invoices (possibly none:
     the money then waits unused on the customer's account). The payer's account is learned."""
+    now = utcnow()
     with engine.begin() as conn:
-        lock_reconciliation(conn)
-        line = conn.execute(select(t.statement_lines).where(_sl.id == line_id)).first()
-        if line is None:
-            raise NotFound(f"statement line {line_id} does not exist")
-        if line.amount <= 0:
-            raise Conflict(f"statement line {line_id} is a debit: only credits pay invoices")
-        # A line that settles a provider payout carries money the ledger already has (the
-        # payout's payments): paying invoices with it again would count it twice.
-        payout = conn.execute(
-            select(pt.payouts.c.external_id).where(pt.payouts.c.statement_line_id == line_id)
-        ).scalar()
-        if payout is not None:
-            raise Conflict(
-                f"statement line {line_id} settles payout {payout}: its payments are recorded",
-                details={"payout": payout},
-            )
-        places = _decimal_places(conn, customer_id)
-        payment = conn.execute(select(t.payments).where(_p.statement_line_id == line_id)).first()
-        if payment is not None and (
-            payment.status != "active" or payment.customer_id != customer_id
-        ):
-            raise Conflict(
-                f"statement line {line_id} is already the {payment.status} payment "
-                f"{payment.id} of customer {payment.customer_id}; delete its allocations first",
-                details={"paymentId": payment.id, "customerId": payment.customer_id},
-            )
-        used = Decimal(0)
-        if payment is not None:
-            used = conn.execute(
-                select(func.coalesce(func.sum(_a.amount), 0)).where(_a.payment_id == payment.id)
-            ).scalar_one()
-        match = ManualMatch(
-            line_id, customer_id, line.currency, line.amount - used, places, actor, reason
-        )
-        wanted = _invoices_of(conn, [a.invoice_id for a in allocations])
-        judged = judge_manual_match(match, allocations, wanted)
-        now = utcnow()
-        payment_id = payment.id if payment is not None else _new_payment(conn, line, customer_id)
-        if judged:
-            conn.execute(
-                t.allocations.insert(),
-                [
-                    {
-                        "payment_id": payment_id,
-                        "invoice_id": a.invoice_id,
-                        "amount": a.amount,
-                        "currency": line.currency,
-                        "rule": a.rule,
-                        "confidence": a.confidence,
-                        "evidence": dict(a.evidence),
-                        "created_at": now,
-                    }
-                    for a in judged
-                ],
-            )
-        conn.execute(
-            update(t.statement_lines)
-            .where(_sl.id == line_id)
-            .values(status="matched", reason=None, customer_id=customer_id)
-        )
-        conn.execute(
-            delete(mt.line_suggestions).where(mt.line_suggestions.c.statement_line_id == line_id)
-        )
-        learned = _learn_account(conn, customer_id, line.counterparty_account)
-        record_audit(
-            conn,
-            actor=actor,
-            action="statement_line.matched",
-            entity="statement_line",
-            entity_id=line_id,
-            reason=reason,
-            details={
-                "customerId": customer_id,
-                "paymentId": payment_id,
-                "allocations": [
-                    {"invoiceId": a.invoice_id, "amount": f"{a.amount:f}"} for a in judged
-                ],
-                "learnedAccount": learned,
-            },
-        )
+        with ledger_writes(conn, now) as ledger:
+            _match(conn, ledger, line_id, customer_id, allocations, reason, actor, rules)
+        recompute_customers(conn, ledger.customers, now, cause=f"statement line {line_id} matched")
+    with engine.connect() as conn:
         return _line_view(conn, line_id)
+
+
+def _match(
+    conn: Connection,
+    ledger: LedgerWrites,
+    line_id: int,
+    customer_id: int,
+    allocations: Sequence[ManualAllocation],
+    reason: str,
+    actor: str,
+    rules: RuleBook | None,
+) -> None:
+    """`match_by_hand` inside its unit of work."""
+    ledger.lock()
+    line = conn.execute(select(t.statement_lines).where(_sl.id == line_id)).first()
+    if line is None:
+        raise NotFound(f"statement line {line_id} does not exist")
+    if line.amount <= 0:
+        raise Conflict(f"statement line {line_id} is a debit: only credits pay invoices")
+    # A line that settles a provider payout carries money the ledger already has (the
+    # payout's payments): paying invoices with it again would count it twice.
+    payout = conn.execute(
+        select(pt.payouts.c.external_id).where(pt.payouts.c.statement_line_id == line_id)
+    ).scalar()
+    if payout is not None:
+        raise Conflict(
+            f"statement line {line_id} settles payout {payout}: its payments are recorded",
+            details={"payout": payout},
+        )
+    owner, places = _owner_of(conn, customer_id)
+    payment_id = conn.execute(select(_p.id).where(_p.statement_line_id == line_id)).scalar()
+    held = ledger.payment(payment_id) if payment_id is not None else None
+    if held is not None and (not held.live or held.funds.customer_id != customer_id):
+        raise Conflict(
+            f"statement line {line_id} is already the {held.row.status} payment "
+            f"{held.id} of customer {held.funds.customer_id}; delete its allocations first",
+            details={"paymentId": held.id, "customerId": held.funds.customer_id},
+        )
+    used = held.allocated if held is not None else Decimal(0)
+    confidence = (rules or load_rule_book()).for_owner(owner).confidence.allocation[RULE_MANUAL]
+    match = ManualMatch(
+        line_id,
+        customer_id,
+        line.currency,
+        line.amount - used,
+        places,
+        actor,
+        reason,
+        confidence,
+    )
+    wanted = ledger.invoices([a.invoice_id for a in allocations])
+    judged = judge_manual_match(match, allocations, wanted)
+    if held is None:
+        held = ledger.add_payment(bank_payment(line_to_match(line), customer_id))
+    ledger.add_allocations(held, judged)
+    conn.execute(
+        update(t.statement_lines)
+        .where(_sl.id == line_id)
+        .values(status="matched", reason=None, customer_id=customer_id)
+    )
+    conn.execute(
+        delete(mt.line_suggestions).where(mt.line_suggestions.c.statement_line_id == line_id)
+    )
+    learned = _learn_account(conn, customer_id, line.counterparty_account)
+    record_audit(
+        conn,
+        actor=actor,
+        action="statement_line.matched",
+        entity="statement_line",
+        entity_id=line_id,
+        reason=reason,
+        details={
+            "customerId": customer_id,
+            "paymentId": held.id,
+            "allocations": [{"invoiceId": a.invoice_id, "amount": f"{a.amount:f}"} for a in judged],
+            "learnedAccount": learned,
+        },
+    )
 
 
 def delete_allocation(
     engine: Engine, allocation_id: int, *, actor: str, reason: str | None
 ) -> Json:
     """Remove one allocation (its invoice reopens); see the module text for the line's fate."""
+    now = utcnow()
     with engine.begin() as conn:
-        lock_reconciliation(conn)
-        found = _allocations(conn, _a.id == allocation_id)
-        if not found:
-            raise NotFound(f"allocation {allocation_id} does not exist")
-        allocation = found[0]
-        if allocation["paymentStatus"] != "active":
-            raise Conflict(
-                f"allocation {allocation_id} belongs to a reversed payment; it is history"
-            )
-        payment_id = allocation["paymentId"]
-        conn.execute(delete(t.allocations).where(_a.id == allocation_id))
-        _void_settlements(conn, payment_id, allocation["invoiceId"])
-        left = conn.execute(
-            select(func.count()).select_from(t.allocations).where(_a.payment_id == payment_id)
-        ).scalar_one()
-        line_id = allocation["statementLineId"]
-        returned = left == 0 and line_id is not None
-        if returned:
-            _return_to_review(conn, payment_id, line_id, actor, reason)
-        record_audit(
-            conn,
-            actor=actor,
-            action="allocation.deleted",
-            entity="allocation",
-            entity_id=allocation_id,
-            reason=reason,
-            details={
-                "paymentId": payment_id,
-                "statementLineId": line_id,
-                "invoiceId": allocation["invoiceId"],
-                "invoiceNumber": allocation["invoiceNumber"],
-                "amount": f"{allocation['amount']:f}",
-                "rule": allocation["rule"],
-                "confidence": f"{allocation['confidence']:f}",
-                "evidence": allocation["evidence"],
-                "lineReturnedToReview": returned,
-            },
+        with ledger_writes(conn, now) as ledger:
+            allocation, returned = _delete(conn, ledger, allocation_id, actor, reason)
+        recompute_customers(
+            conn, ledger.customers, now, cause=f"allocation {allocation_id} deleted"
         )
     return {**allocation, "lineReturnedToReview": returned}
 
 
+def _delete(
+    conn: Connection, ledger: LedgerWrites, allocation_id: int, actor: str, reason: str | None
+) -> tuple[Json, bool]:
+    """`delete_allocation` inside its unit of work: the allocation, and whether its line went
+    back to the review queue."""
+    ledger.lock()
+    found = _allocations(conn, _a.id == allocation_id)
+    if not found:
+        raise NotFound(f"allocation {allocation_id} does not exist")
+    allocation = found[0]
+    if allocation["paymentStatus"] != "active":
+        raise Conflict(f"allocation {allocation_id} belongs to a reversed payment; it is history")
+    held = ledger.payment(allocation["paymentId"])
+    ledger.remove_allocation(held, allocation_id)
+    line_id = allocation["statementLineId"]
+    returned = len(held.allocations) == 1 and line_id is not None
+    if returned:
+        _return_to_review(conn, ledger, held, line_id, actor, reason)
+    record_audit(
+        conn,
+        actor=actor,
+        action="allocation.deleted",
+        entity="allocation",
+        entity_id=allocation_id,
+        reason=reason,
+        details={
+            "paymentId": held.id,
+            "statementLineId": line_id,
+            "invoiceId": allocation["invoiceId"],
+            "invoiceNumber": allocation["invoiceNumber"],
+            "amount": f"{allocation['amount']:f}",
+            "rule": allocation["rule"],
+            "confidence": f"{allocation['confidence']:f}",
+            "evidence": allocation["evidence"],
+            "lineReturnedToReview": returned,
+        },
+    )
+    return allocation, returned
+
+
 def _return_to_review(
-    conn: Connection, payment_id: int, line_id: int, actor: str, reason: str | None
+    conn: Connection,
+    ledger: LedgerWrites,
+    held: Held,
+    line_id: int,
+    actor: str,
+    reason: str | None,
 ) -> None:
-    held = [
+    held_by = [
         name
         for name, table, column in (
             ("refunds", lt.refunds, lt.refunds.c.payment_id),
             ("refunds or returns", mt.payment_reversals, mt.payment_reversals.c.payment_id),
         )
         if conn.execute(
-            select(func.count()).select_from(table).where(column == payment_id)
+            select(func.count()).select_from(table).where(column == held.id)
         ).scalar_one()
     ]
-    if held:
+    if held_by:
         raise Conflict(
-            f"payment {payment_id} has {held[0]} recorded against it: it cannot go back to review"
+            f"payment {held.id} has {held_by[0]} recorded against it: it cannot go back to review"
         )
-    conn.execute(delete(t.payments).where(_p.id == payment_id))
+    ledger.delete_payment(replace(held, allocations={}))
     note = f": {reason}" if reason else ""
     conn.execute(
         update(t.statement_lines)
@@ -261,44 +284,18 @@ def _return_to_review(
     )
 
 
-def _void_settlements(conn: Connection, payment_id: int, invoice_id: int) -> None:
-    """A shortfall settled alongside an allocation goes with it: its credit note stops counting."""
-    settlements = mt.payment_settlements
-    where = (settlements.c.payment_id == payment_id) & (settlements.c.invoice_id == invoice_id)
-    notes = [
-        r.credit_note_id for r in conn.execute(select(settlements.c.credit_note_id).where(where))
-    ]
-    if notes:
-        conn.execute(
-            update(lt.credit_notes)
-            .where(lt.credit_notes.c.id.in_(notes))
-            .values(collection_status="failed", updated_at=utcnow())
-        )
-        conn.execute(delete(settlements).where(where))
-
-
-def _invoices_of(conn: Connection, ids: list[int]) -> dict[int, OpenInvoice]:
-    """The named invoices, locked against concurrent writers, with their open amounts."""
-    lt.lock_rows(conn, t.invoices, ids)
-    return {i.id: i for i in invoices_by_ids(conn, ids)}
-
-
-def _decimal_places(conn: Connection, customer_id: int) -> int:
-    places = conn.execute(
-        select(t.contract_owners.c.price_decimal_places)
+def _owner_of(conn: Connection, customer_id: int) -> tuple[int, int]:
+    """The customer's contract owner and the owner's decimal places."""
+    row = conn.execute(
+        select(t.contract_owners.c.id, t.contract_owners.c.price_decimal_places)
         .join(t.customers, t.customers.c.contract_owner_id == t.contract_owners.c.id)
         .where(t.customers.c.id == customer_id)
-    ).scalar()
-    if places is None:
+    ).first()
+    if row is None:
         raise InvalidInput(
             f"customer {customer_id} does not exist", details={"customerId": customer_id}
         )
-    return int(places)
-
-
-def _new_payment(conn: Connection, line: Any, customer_id: int) -> int:
-    values = bank_payment(line_to_match(line), customer_id, utcnow())
-    return int(conn.execute(t.payments.insert().values(values).returning(_p.id)).scalar_one())
+    return int(row.id), int(row.price_decimal_places)
 
 
 def _learn_account(conn: Connection, customer_id: int, account: str | None) -> str | None:

@@ -19,6 +19,17 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from payrecon.domain.allocation import (
+    RULE_COMBINATION,
+    RULE_CREDITOR_REFERENCE,
+    RULE_EXACT_AMOUNT,
+    RULE_EXACT_REFERENCE,
+    RULE_MANUAL,
+    RULE_OLDEST_DUE_FIRST,
+    RULE_PAYMENT_LINK,
+    RULE_REFERENCE,
+    RULES,
+)
 from payrecon.domain.errors import InvalidInput
 from payrecon.domain.matching.references import invoice_prefix
 
@@ -143,14 +154,16 @@ def _identification_confidence() -> dict[IdentificationMethod, Decimal]:
 
 
 def _allocation_confidence() -> dict[str, Decimal]:
+    """One confidence per rule name an allocation can carry (`domain.allocation.RULES`)."""
     return {
-        "invoice_reference_exact": Decimal("1.000"),
-        "creditor_reference": Decimal("1.000"),
-        "payment_link": Decimal("1.000"),
-        "invoice_reference": Decimal("0.990"),
-        "exact_amount": Decimal("0.970"),
-        "invoice_combination": Decimal("0.930"),
-        "oldest_due_first": Decimal("0.850"),
+        RULE_EXACT_REFERENCE: Decimal("1.000"),
+        RULE_CREDITOR_REFERENCE: Decimal("1.000"),
+        RULE_PAYMENT_LINK: Decimal("1.000"),
+        RULE_REFERENCE: Decimal("0.990"),
+        RULE_EXACT_AMOUNT: Decimal("0.970"),
+        RULE_COMBINATION: Decimal("0.930"),
+        RULE_OLDEST_DUE_FIRST: Decimal("0.850"),
+        RULE_MANUAL: Decimal("1.000"),
     }
 
 
@@ -160,10 +173,18 @@ class ConfidenceSettings(_Strict):
     )
     allocation: dict[str, Confidence] = Field(default_factory=_allocation_confidence)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _manual_by_default(cls, data: Any) -> Any:
+        # Rule sets written before manual matches read their confidence from here.
+        if isinstance(data, Mapping) and isinstance(data.get("allocation"), Mapping):
+            data = {**data, "allocation": {RULE_MANUAL: "1.000", **data["allocation"]}}
+        return data
+
     @model_validator(mode="after")
     def _complete(self) -> ConfidenceSettings:
-        missing = sorted(set(_allocation_confidence()) - set(self.allocation))
-        unknown = sorted(set(self.allocation) - set(_allocation_confidence()))
+        missing = sorted(RULES - set(self.allocation))
+        unknown = sorted(set(self.allocation) - RULES)
         if unknown:
             raise ValueError(f"unknown allocation rules: {', '.join(unknown)}")
         if missing or set(self.identification) != set(IdentificationMethod):
@@ -182,6 +203,25 @@ class DebitSettings(_Strict):
     unclassified: Literal["review", "ignore"] = "review"
 
 
+class Source(StrEnum):
+    """Where money to allocate comes from. Bank lines follow `allocate_by`; the others follow
+    `allocate_by_source`, so a rule added to the engine reaches every path its list names."""
+
+    BANK_LINE = "bank_line"
+    PROVIDER_PAYMENT = "provider_payment"  # GoCardless, Stripe: customer known by the mandate
+    CREDIT_NOTE = "credit_note"  # a credit note created or edited with autoApply (seed 004)
+
+
+def _source_orders() -> dict[Source, tuple[AllocationRule, ...]]:
+    return {
+        Source.PROVIDER_PAYMENT: (
+            AllocationRule.INVOICE_REFERENCE,
+            AllocationRule.OLDEST_DUE_FIRST,
+        ),
+        Source.CREDIT_NOTE: (AllocationRule.OLDEST_DUE_FIRST,),  # AutoApply: earliest due first
+    }
+
+
 class RuleSet(_Strict):
     """One contract owner's rules (or the default)."""
 
@@ -189,6 +229,9 @@ class RuleSet(_Strict):
     identify_customer_by: tuple[IdentificationMethod, ...] = tuple(IdentificationMethod)
     on_conflicting_identification: Literal["review", "first"] = "review"
     allocate_by: tuple[AllocationRule, ...] = tuple(AllocationRule)
+    allocate_by_source: dict[Source, tuple[AllocationRule, ...]] = Field(
+        default_factory=_source_orders
+    )
     invoice_reference: InvoiceReferenceSettings = InvoiceReferenceSettings()
     account_number: AccountNumberSettings = AccountNumberSettings()
     invoice_combination: CombinationSettings = CombinationSettings()
@@ -208,7 +251,18 @@ class RuleSet(_Strict):
                 raise ValueError(f"{name} names an entry twice")
         if len(set(self.settle_lines_by)) != len(self.settle_lines_by):
             raise ValueError("settle_lines_by names an entry twice")
+        for source, order in self.allocate_by_source.items():
+            if source is Source.BANK_LINE:
+                raise ValueError("allocate_by_source: bank lines follow allocate_by")
+            if not order or len(set(order)) != len(order):
+                raise ValueError(f"allocate_by_source.{source}: give each rule once, at least one")
         return self
+
+    def allocation_order(self, source: Source) -> tuple[AllocationRule, ...]:
+        """The allocation rules, in order, for money from `source`."""
+        if source is Source.BANK_LINE:
+            return self.allocate_by
+        return self.allocate_by_source.get(source, _source_orders()[source])
 
 
 class RuleBook:
