@@ -1,6 +1,6 @@
 """The list conventions of the Admin API seeds (002/003), for every list endpoint.
 
-    page=1&pageSize=100          page >= 1, pageSize 1..1000 (else 422 `invalid_input`)
+    page=1&pageSize=100          page 1..MAX_PAGE, pageSize 1..1000 (else 422 `invalid_input`)
     sort=id,name | name:desc     ascending unless `:desc`; a stable order by id breaks ties
     fields=id,name               project each item onto these fields
     name=xyz | in:x,y | like:xy  every other query parameter filters by a camelCase field
@@ -34,9 +34,12 @@ from fastapi.routing import APIRoute
 
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.domain.errors import InvalidInput
+from payrecon.store.types import MAX_ID
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
+# The largest page whose offset, (page - 1) * pageSize, is still a BIGINT for every page size.
+MAX_PAGE = MAX_ID // MAX_PAGE_SIZE
 _RESERVED = frozenset({"page", "pageSize", "sort", "fields"})
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
@@ -59,7 +62,7 @@ class ListQuery:
 
 def list_query(
     request: Request,
-    page: Annotated[int, Query(ge=1, description="Page of results to show")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page of results to show")] = 1,
     page_size: Annotated[
         int,
         Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE, description="Results to return per page"),
@@ -88,7 +91,7 @@ def list_query(
             )
         filters[name] = values[0]
     return ListQuery(
-        page=_bounded_int(params.get("page"), "page", 1, 1, None),
+        page=_bounded_int(params.get("page"), "page", 1, 1, MAX_PAGE),
         page_size=_bounded_int(
             params.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE
         ),

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Request, UploadFile
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response
 from payrecon.services.reconciliation.feeds import (
@@ -70,5 +71,7 @@ def feeds(request: Request, q: Annotated[ListQuery, Depends(list_query)]) -> Any
 
 
 @router.get("/feeds/{feed_id}", dependencies=[Depends(require("read"))], summary="One feed file")
-def feed(request: Request, feed_id: int) -> Any:
+def feed(
+    request: Request, feed_id: Annotated[RowId, Path(description="Feed file identifier")]
+) -> Any:
     return feed_json(feed_status(request.app.state.container.engine, feed_id))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -33,7 +34,7 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-ResourceId = Annotated[int, Path(ge=1, description="Payment provider identifier")]
+ResourceId = Annotated[RowId, Path(description="Payment provider identifier")]
 
 
 @list_endpoint(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from payrecon.api.auth import Principal, caller
 from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.api.listquery import MAX_PAGE, MAX_PAGE_SIZE
 from payrecon.domain.errors import NotFound
 from payrecon.services.operations.task_runs import TaskRun, list_task_runs, task_run_by_task_id
 from payrecon.worker.dispatch import task_state, trigger
@@ -76,8 +77,8 @@ def task_runs(
     _: Annotated[Principal, Depends(caller("admin"))],
     name: str | None = None,
     status: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 100,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> Any:
     runs, total = list_task_runs(
         request.app.state.container.engine,

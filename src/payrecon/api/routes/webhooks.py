@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from payrecon.api.errors import error_body
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.feeds.webhooks import InvalidSignatureError
 from payrecon.services.clock import utcnow
@@ -32,7 +33,7 @@ from payrecon.services.providers.events import (
 from payrecon.worker.provider_tasks import QUEUE, process_provider_events
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-ProviderId = Annotated[int, Path(ge=1, description="Payment provider identifier")]
+ProviderId = Annotated[RowId, Path(description="Payment provider identifier")]
 GOCARDLESS_BAD_SIGNATURE = 498
 STRIPE_BAD_SIGNATURE = 400
 

@@ -29,6 +29,7 @@ from payrecon.domain.money import RoundingMode, parse_amount
 from payrecon.services.admin.resources import AdminResource, Json
 from payrecon.store import admin_tables as a
 from payrecon.store import tables as t
+from payrecon.store.types import MAX_ID
 
 # GoCardless's mandate vocabulary, the richest of the providers (as `domain.providers` uses).
 MandateStatus = Literal[
@@ -73,7 +74,7 @@ ExactAmount = Annotated[
     Decimal, BeforeValidator(_exact_amount), Field(gt=0, max_digits=19, decimal_places=4)
 ]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
-RowId = Annotated[StrictInt, Field(ge=1)]
+RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class _Fields(BaseModel):
