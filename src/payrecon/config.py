@@ -27,7 +27,14 @@ class Settings(BaseSettings):
     api_token_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     feed_store_dir: Path = Path("./var/feeds")
     inbox_dir: Path = Path("./var/inbox")
-    max_upload_bytes: int = 200 * 1024 * 1024
+    max_upload_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1, description="The largest bank file `POST /v1/feeds` takes."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="The largest request body of every other route, webhooks included.",
+    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     reconcile_chunk_size: int = Field(default=5000, ge=1)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from payrecon import __version__
+from payrecon.api.body_limit import BodySizeLimit
 from payrecon.api.errors import install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.routes import all_routers
 from payrecon.bootstrap import Container, get_container, install_container
 from payrecon.services.reconciliation.reconcile import load_rule_book
+
+# Room for a multipart upload's boundaries and part headers around a file of the upload limit.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -25,6 +29,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         install_container(app.state.container)
     load_rule_book()  # a bad rules file stops the API at start (RuleSetError names the field)
     install_error_handlers(app)
+    settings = app.state.container.settings
+    app.add_middleware(
+        BodySizeLimit,
+        default=settings.max_body_bytes,
+        limits={("POST", "/v1/feeds"): settings.max_upload_bytes + MULTIPART_OVERHEAD},
+    )
     for router in all_routers():
         app.include_router(router)
     return app
