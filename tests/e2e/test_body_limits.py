@@ -7,6 +7,7 @@ import os
 import select
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -143,7 +144,9 @@ def test_a_huge_webhook_body_is_refused_before_it_is_read(
     assert sent.status == 413
     assert sent.peak_rss - idle < HEADROOM, (idle, sent.peak_rss)
     assert sent.sent < 64 * MiB, sent.sent  # the server stopped reading long before 300 MB
-    print(f"{kind} chunked={chunked}: idle {idle} peak {sent.peak_rss} sent {sent.sent}")
+    sys.stdout.write(
+        f"{kind} chunked={chunked}: idle {idle} peak {sent.peak_rss} sent {sent.sent}\n"
+    )
 
 
 FILE_PART = (
@@ -164,7 +167,7 @@ def test_a_huge_upload_without_a_token_is_refused_unread(server: Server) -> None
     assert sent.status == 401
     assert sent.peak_rss - idle < HEADROOM, (idle, sent.peak_rss)
     assert sent.sent < 64 * MiB, sent.sent
-    print(f"feeds without a token: idle {idle} peak {sent.peak_rss} sent {sent.sent}")
+    sys.stdout.write(f"feeds without a token: idle {idle} peak {sent.peak_rss} sent {sent.sent}\n")
 
 
 def test_a_huge_upload_with_a_token_stops_at_the_upload_limit(server: Server) -> None:
@@ -177,7 +180,7 @@ def test_a_huge_upload_with_a_token_stops_at_the_upload_limit(server: Server) ->
     assert sent.status == 413
     assert sent.peak_rss - idle < HEADROOM, (idle, sent.peak_rss)
     assert sent.sent < UPLOAD_LIMIT + 64 * MiB, sent.sent
-    print(f"feeds with a token: idle {idle} peak {sent.peak_rss} sent {sent.sent}")
+    sys.stdout.write(f"feeds with a token: idle {idle} peak {sent.peak_rss} sent {sent.sent}\n")
     small = httpx.post(
         f"{server.url}/v1/feeds",
         files={"file": ("big.xml", b"<x/>" * (UPLOAD_LIMIT // 4 + 1))},
