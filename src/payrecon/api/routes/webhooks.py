@@ -69,10 +69,15 @@ def gocardless_webhook(
     enqueue: Enqueue,
     webhook_signature: Annotated[str, Header(alias="Webhook-Signature")] = "",
 ) -> Response:
-    engine = request.app.state.container.engine
+    container = request.app.state.container
     try:
         receipt = receive_gocardless_webhook(
-            engine, provider_id, body, webhook_signature, now=utcnow()
+            container.engine,
+            provider_id,
+            body,
+            webhook_signature,
+            now=utcnow(),
+            credentials=container.credentials,
         )
     except InvalidSignatureError as exc:
         return _refused(exc, GOCARDLESS_BAD_SIGNATURE)
@@ -91,9 +96,16 @@ def stripe_webhook(
     enqueue: Enqueue,
     stripe_signature: Annotated[str, Header(alias="Stripe-Signature")] = "",
 ) -> Response:
-    engine = request.app.state.container.engine
+    container = request.app.state.container
     try:
-        receipt = receive_stripe_webhook(engine, provider_id, body, stripe_signature, now=utcnow())
+        receipt = receive_stripe_webhook(
+            container.engine,
+            provider_id,
+            body,
+            stripe_signature,
+            now=utcnow(),
+            credentials=container.credentials,
+        )
     except InvalidSignatureError as exc:
         return _refused(exc, STRIPE_BAD_SIGNATURE)
     return _answer(receipt, enqueue)
