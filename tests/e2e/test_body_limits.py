@@ -3,22 +3,20 @@ more than the route's limit is read, with the API's memory within 50 MB of idle 
 
 from __future__ import annotations
 
-import os
 import select
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from payrecon.store.db import upgrade_schema
-from tests.e2e.conftest import API_SECRET, BIN, free_port, wait_until
+from tests.e2e.api_server import Server, serve_api
+from tests.e2e.conftest import API_SECRET
 from tests.integration.test_api_balances import bearer
 
 BODY = 300 * 1024 * 1024
@@ -28,51 +26,13 @@ UPLOAD_LIMIT = 4 * MiB  # the test server's PAYRECON_MAX_UPLOAD_BYTES
 HEADROOM = 50 * MiB
 
 
-@dataclass
-class Server:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-    def rss(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("limits")
     url = f"sqlite:///{tmp / 'payrecon.db'}"
     upgrade_schema(url)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PAYRECON_DATABASE_URL": url,
-        "PAYRECON_BROKER_URL": "memory://",
-        "PAYRECON_API_TOKEN_SECRET": API_SECRET,
-        "PAYRECON_FEED_STORE_DIR": str(tmp / "feeds"),
-        "PAYRECON_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
-        "PAYRECON_ENVIRONMENT": "test",
-        "PAYRECON_LOG_FORMAT": "json",
-    }
-    log = (tmp / "api.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "payrecon"), "api", "--port", str(port)],
-        env=env,
-        cwd=tmp,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200, "the API")
-        yield Server(base, port, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    with serve_api(tmp, url, max_upload_bytes=str(UPLOAD_LIMIT)) as running:
+        yield running
 
 
 @dataclass

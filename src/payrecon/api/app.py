@@ -6,9 +6,10 @@ from fastapi import FastAPI
 
 from payrecon import __version__
 from payrecon.api.body_limit import BodySizeLimit
-from payrecon.api.errors import install_error_handlers
+from payrecon.api.errors import declared_errors, install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.routes import all_routers
+from payrecon.api.text_input import RefuseUnstorableText
 from payrecon.bootstrap import Container, get_container, install_container
 from payrecon.services.reconciliation.reconcile import load_rule_book
 
@@ -30,11 +31,12 @@ def create_app(container: Container | None = None) -> FastAPI:
     load_rule_book()  # a bad rules file stops the API at start (RuleSetError names the field)
     install_error_handlers(app)
     settings = app.state.container.settings
+    app.add_middleware(RefuseUnstorableText)
     app.add_middleware(
         BodySizeLimit,
         default=settings.max_body_bytes,
         limits={("POST", "/v1/feeds"): settings.max_upload_bytes + MULTIPART_OVERHEAD},
     )
     for router in all_routers():
-        app.include_router(router)
+        app.include_router(router, responses=declared_errors(router))
     return app

@@ -33,6 +33,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.api.text_input import check_storable
 from payrecon.domain.errors import InvalidInput
 from payrecon.store.types import MAX_ID
 
@@ -215,11 +216,14 @@ def _parse_fields(raw: str | None) -> list[str] | None:
 
 
 class ExactJSONRequest(Request):
-    """A request whose JSON body keeps decimals exact (`json.loads(..., parse_float=Decimal)`)."""
+    """A request whose JSON body keeps decimals exact (`json.loads(..., parse_float=Decimal)`)
+    and holds only text the database can store (`text_input.check_storable`, else 422)."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_float=Decimal)
+            decoded = json.loads(await self.body(), parse_float=Decimal)
+            check_storable(decoded)
+            self._json = decoded
         return self._json
 
 

@@ -17,6 +17,7 @@ from payrecon.api.auth import require
 from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response
+from payrecon.api.text_input import unstorable
 from payrecon.domain.errors import InvalidInput
 from payrecon.services.reconciliation.feeds import (
     FeedStatus,
@@ -56,6 +57,8 @@ async def uploaded_file(request: Request) -> AsyncIterator[UploadFile]:
                 "the upload needs a multipart/form-data body with a `file` part",
                 details={"field": "file"},
             )
+        if file.filename and unstorable(file.filename):
+            raise InvalidInput("the file name holds a NUL character", details={"field": "file"})
         yield file
 
 
@@ -87,6 +90,7 @@ UPLOAD_BODY = {
     dependencies=[Depends(require("write"))],
     summary="Upload a bank statement file; it is ingested and reconciled asynchronously",
     openapi_extra=UPLOAD_BODY,
+    responses={200: {"description": "The same content was received before (`duplicate: true`)"}},
 )
 def upload_feed(request: Request, file: Annotated[UploadFile, Depends(uploaded_file)]) -> Any:
     container = request.app.state.container

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from payrecon.api.auth import Principal, caller
 from payrecon.api.jsonenc import DecimalJSONResponse
-from payrecon.api.listquery import MAX_PAGE, MAX_PAGE_SIZE
+from payrecon.api.listquery import MAX_PAGE, MAX_PAGE_SIZE, ExactJSONRoute
 from payrecon.domain.errors import NotFound
 from payrecon.services.operations.task_runs import TaskRun, list_task_runs, task_run_by_task_id
 from payrecon.worker.dispatch import task_state, trigger
 
-router = APIRouter(prefix="/v1", tags=["tasks"])
+router = APIRouter(prefix="/v1", tags=["tasks"], route_class=ExactJSONRoute)
 
 
 def run_json(run: TaskRun) -> dict[str, Any]:
@@ -32,7 +32,12 @@ def run_json(run: TaskRun) -> dict[str, Any]:
     }
 
 
-@router.post("/tasks/{name}", status_code=202, summary="Trigger a task by its short name")
+@router.post(
+    "/tasks/{name}",
+    status_code=202,
+    summary="Trigger a task by its short name",
+    responses={200: {"description": "Triggered before with this Idempotency-Key; not run again"}},
+)
 def trigger_task(
     request: Request,
     name: str,

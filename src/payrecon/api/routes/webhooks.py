@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from payrecon.api.errors import error_body
+from payrecon.api.errors import error_body, error_response
 from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.feeds.webhooks import InvalidSignatureError
@@ -54,13 +54,15 @@ def provider_events_enqueuer() -> Callable[[int], None]:
 
 Body = Annotated[bytes, Depends(raw_body)]
 Enqueue = Annotated[Callable[[int], None], Depends(provider_events_enqueuer)]
-_ERROR = {"description": "the {code, message, details} error shape"}
 
 
 @router.post(
     "/gocardless/{provider_id}",
     summary="Receive a GoCardless webhook (authenticated by Webhook-Signature)",
-    responses={204: {"description": "every event ignored"}, 498: _ERROR, 404: _ERROR},
+    responses={
+        204: {"description": "every event ignored"},
+        498: error_response("Webhook-Signature does not match"),
+    },
 )
 def gocardless_webhook(
     request: Request,
@@ -87,7 +89,10 @@ def gocardless_webhook(
 @router.post(
     "/stripe/{provider_id}",
     summary="Receive a Stripe webhook (authenticated by Stripe-Signature, 300 s tolerance)",
-    responses={204: {"description": "the event is ignored"}, 400: _ERROR, 404: _ERROR},
+    responses={
+        204: {"description": "the event is ignored"},
+        400: error_response("Stripe-Signature does not match, or is stale; or a bad body"),
+    },
 )
 def stripe_webhook(
     request: Request,
