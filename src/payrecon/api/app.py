@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
 
 from payrecon import __version__
+from payrecon.api.auth import require
 from payrecon.api.body_limit import BodySizeLimit
 from payrecon.api.errors import declared_errors, install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
@@ -18,14 +20,22 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 def create_app(container: Container | None = None) -> FastAPI:
+    container = container or get_container()
+    # Open without a token: /healthz, /readyz, /metrics and the signed webhooks; and, outside
+    # production, the OpenAPI document and its pages. In production the document needs a `read`
+    # token and the pages are not served (docs/api.md).
+    production = container.settings.environment == "production"
     app = FastAPI(
         title="payrecon status API",
         version=__version__,
         description="Balances, payments and the reconciliation pipeline's state. "
         "Every /v1 path needs `Authorization: Bearer <JWT>`.",
         default_response_class=DecimalJSONResponse,
+        openapi_url=None if production else "/openapi.json",
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
     )
-    app.state.container = container or get_container()
+    app.state.container = container
     if app.state.container.settings.in_process_worker:
         install_container(app.state.container)
     load_rule_book()  # a bad rules file stops the API at start (RuleSetError names the field)
@@ -39,4 +49,16 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     for router in all_routers():
         app.include_router(router, responses=declared_errors(router))
+    if production:
+        app.include_router(_openapi_behind_a_token(app))
     return app
+
+
+def _openapi_behind_a_token(app: FastAPI) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require("read"))])
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    return router
