@@ -42,6 +42,11 @@ DEFAULT_PAGE_SIZE = 100
 # The largest page whose offset, (page - 1) * pageSize, is still a BIGINT for every page size.
 MAX_PAGE = MAX_ID // MAX_PAGE_SIZE
 _RESERVED = frozenset({"page", "pageSize", "sort", "fields"})
+# What the document promises of `sort` and `fields` (the field names are the resource's own).
+_NAME = r"\s*[A-Za-z][A-Za-z0-9_]*\s*"
+_ORDER = r"(:([aA][sS][cC]|[dD][eE][sS][cC]))?"
+SORT_PATTERN = rf"^{_NAME}{_ORDER}(,{_NAME}{_ORDER})*$"
+FIELDS_PATTERN = rf"^{_NAME}(,{_NAME})*$"
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -70,10 +75,17 @@ def list_query(
     ] = DEFAULT_PAGE_SIZE,
     sort: Annotated[
         str | None,
-        Query(description="Fields to sort by, comma-separated; suffix `:desc` to descend"),
+        Query(
+            description="Fields to sort by, comma-separated; suffix `:desc` to descend",
+            pattern=SORT_PATTERN,
+        ),
     ] = None,
     fields: Annotated[
-        str | None, Query(description="Fields to return, comma-separated (default: all)")
+        str | None,
+        Query(
+            description="Fields to return, comma-separated (default: all)",
+            pattern=FIELDS_PATTERN,
+        ),
     ] = None,
 ) -> ListQuery:
     """FastAPI dependency. The keyword parameters only document the conventions in OpenAPI; the
