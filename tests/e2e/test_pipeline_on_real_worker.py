@@ -91,8 +91,9 @@ def test_ingest_through_a_real_worker(stack: Stack) -> None:
     statuses = {(name, status) for name, status, _ in runs}
     assert {
         ("ingest_file", "succeeded"),
-        ("reconcile_pending", "succeeded"),
-        ("recompute_balances", "succeeded"),
+        ("prepare_reconcile", "succeeded"),
+        ("reconcile_partition", "succeeded"),  # one run per partition, side by side
+        ("finish_reconcile", "succeeded"),
     } <= statuses
     assert len(ingest_runs) == 1
     assert not {status for _, status, _ in runs} - {"succeeded"}

@@ -3,8 +3,11 @@ settlements and reversals, and every change of what they take from invoices, goe
 `LedgerWrites`, one unit of work over the caller's transaction.
 
 It owns
-- the lock: reconcilers and every other ledger writer serialise on one PostgreSQL advisory lock
-  (SQLite has one writer at a time anyway), and the rows a write reads are locked FOR UPDATE;
+- the locks: the customers are partitioned (`partition_of`), and a writer takes the PostgreSQL
+  advisory locks of the partitions it writes (a reconciler: its own; a single write: its
+  customer's, or all), in ascending order, so writers of different partitions run side by side
+  and never deadlock (SQLite has one writer at a time anyway); the rows a write reads are locked
+  FOR UPDATE;
 - the row shapes of payments, allocations, credit notes and their allocations, refunds,
   settlements and reversals;
 - the invariant check: before any allocation is written, `domain.allocation.allocation_problems`
@@ -49,9 +52,20 @@ from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched
+from payrecon.store.copy import insert_rows, reserve_ids, update_from_rows
 
-LEDGER_LOCK = 7_402_113_001  # pg_advisory_xact_lock key of every ledger writer
+LEDGER_LOCK = 7_402_113_000  # + the partition: the pg_advisory_xact_lock keys of the writers
+PARTITIONS = 16  # customers are partitioned by id (`partition_of`); reconcilers take one each
+PAYOUT_PARTITION = PARTITIONS  # the lines that settle provider payouts, whose customer is none
+EVERY_PARTITION = frozenset(range(PARTITIONS + 1))
 _BATCH = 900
+_BULK_FROM = 200  # rows from which an UPDATE goes through COPY and a temporary table
+
+
+def partition_of(customer_id: int) -> int:
+    """The partition of a customer: its payments, allocations and invoices are written under
+    this partition's lock, and its lines are reconciled by this partition's reconciler."""
+    return customer_id % PARTITIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,11 @@ class NewPayment:
     reference_number: str | None = None
     description: str | None = None
 
+    def values(self, now: datetime, unused: Decimal) -> tuple[Any, ...]:
+        """The row's values in `_PAYMENT_COLUMNS` order (the bulk path)."""
+        row = self.row(now, unused)
+        return tuple(row[c] for c in _PAYMENT_COLUMNS)
+
     def row(self, now: datetime, unused: Decimal) -> dict[str, Any]:
         return {
             "customer_id": self.customer_id,
@@ -91,6 +110,36 @@ class NewPayment:
             "unused_amount": unused,
             "created_at": now,
         }
+
+
+_PAYMENT_COLUMNS = (
+    "customer_id",
+    "statement_line_id",
+    "source",
+    "external_id",
+    "payment_mode",
+    "date",
+    "amount",
+    "currency",
+    "exchange_rate",
+    "bank_charges",
+    "tax_amount_withheld",
+    "reference_number",
+    "description",
+    "status",
+    "unused_amount",
+    "created_at",
+)
+_ALLOCATION_COLUMNS = (
+    "payment_id",
+    "invoice_id",
+    "amount",
+    "currency",
+    "rule",
+    "confidence",
+    "evidence",
+    "created_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +199,41 @@ class LedgerWrites:
         self.conn = conn
         self.now = now
         self.customers: set[int] = set()  # whose balances moved
-        self._locked = False
+        self._locked: frozenset[int] = frozenset()
         self._open_delta: dict[int, Decimal] = defaultdict(Decimal)
         self._known: dict[int, OpenInvoice] = {}  # loaded in this transaction, under the lock
         self._touched: dict[str, set[int]] = {"payment": set(), "credit note": set()}
 
     # The lock and locked reads ----------------------------------------------------------------
 
-    def lock(self) -> None:
-        if not self._locked and self.conn.dialect.name == "postgresql":
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
-        self._locked = True
+    def lock(
+        self, *, customers: Iterable[int] | None = None, partitions: Iterable[int] | None = None
+    ) -> None:
+        """Take the partitions' locks (those of `customers`, and `partitions`; every partition
+        when neither is given), once per unit of work and in ascending order, so that writers
+        never deadlock. A writer may then touch only those partitions' customers."""
+        wanted = frozenset(partitions or ()) | {partition_of(c) for c in customers or ()}
+        if customers is None and partitions is None:
+            wanted = EVERY_PARTITION
+        if self._locked:
+            if not wanted <= self._locked:
+                raise RuntimeError("a unit of work takes its locks once, before it writes")
+            return
+        if self.conn.dialect.name == "postgresql":
+            for partition in sorted(wanted):
+                self.conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK + partition}
+                )
+        self._locked = wanted
+
+    def _covers(self, customer_ids: Iterable[int]) -> None:
+        """A programming error if a write reaches a customer whose partition it did not lock."""
+        if not self._locked:
+            self.lock()
+        if self._locked != EVERY_PARTITION:
+            stray = sorted(c for c in set(customer_ids) if partition_of(c) not in self._locked)
+            if stray:
+                raise RuntimeError(f"customers {stray[:5]} are outside the partitions locked")
 
     def know(self, invoices: Iterable[OpenInvoice]) -> None:
         """Invoices the caller loaded in this transaction, under the lock (a reconcile chunk's
@@ -173,7 +246,10 @@ class LedgerWrites:
     ) -> dict[int, OpenInvoice]:
         """The invoices named (or all of a customer's), locked, with their open amounts as they
         stand in this unit of work."""
-        self.lock()
+        if not self._locked:
+            self.lock()
+        # Reading another partition's invoice is harmless: an allocation to it is refused as
+        # another customer's by the check, and every write covers its own customer.
         found = reads.invoices(self.conn, ids=ids, customer_id=customer_id, for_update=True)
         for invoice in found.values():
             self._known[invoice.id] = invoice
@@ -184,11 +260,13 @@ class LedgerWrites:
         return replace(invoice, open_amount=invoice.open_amount + delta) if delta else invoice
 
     def payment(self, payment_id: int) -> Held:
-        self.lock()
+        if not self._locked:
+            self.lock()
         _lock_rows(self.conn, t.payments, [payment_id])
         row = self.conn.execute(select(t.payments).where(t.payments.c.id == payment_id)).first()
         if row is None:
             raise NotFound(f"customer payment {payment_id} does not exist")
+        self._covers([row.customer_id])
         refunded = reads.refunded(self.conn, payment_id=payment_id)
         funds = Funds(
             "payment", row.customer_id, row.currency, row.amount, refunded, row.status == "active"
@@ -201,12 +279,14 @@ class LedgerWrites:
         return Held("payment", payment_id, row, funds, {a.id: a for a in allocations})
 
     def credit_note(self, note_id: int) -> Held:
-        self.lock()
+        if not self._locked:
+            self.lock()
         notes, applied = lt.credit_notes, lt.credit_note_allocations
         _lock_rows(self.conn, notes, [note_id])
         row = self.conn.execute(select(notes).where(notes.c.id == note_id)).first()
         if row is None:
             raise NotFound(f"credit note {note_id} does not exist")
+        self._covers([row.customer_id])
         refunded = reads.refunded(self.conn, credit_note_id=note_id)
         collected = row.collection_status == "collected"
         funds = Funds("credit note", row.customer_id, row.currency, row.amount, refunded, collected)
@@ -218,7 +298,7 @@ class LedgerWrites:
     # Payments -----------------------------------------------------------------------------------
 
     def add_payment(self, payment: NewPayment) -> Held:
-        self.lock()
+        self._covers([payment.customer_id])
         row = payment.row(self.now, payment.amount)
         payment_id = int(
             self.conn.execute(
@@ -260,7 +340,8 @@ class LedgerWrites:
         ids = sorted(set(payment_ids))
         if not ids:
             return
-        self.lock()
+        if not self._locked:
+            self.lock()
         rows: list[Any] = []
         for batch in batched(ids, _BATCH):
             rows += self.conn.execute(
@@ -268,6 +349,7 @@ class LedgerWrites:
                 .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
                 .where(t.payments.c.id.in_(batch), t.payments.c.status == "active")
             ).all()
+        self._covers(customer_id for _, _, customer_id in rows)
         for invoice_id, amount, customer_id in rows:
             self._give_back(invoice_id, amount)
             self.customers.add(customer_id)
@@ -390,7 +472,7 @@ class LedgerWrites:
     # Credit notes and refunds --------------------------------------------------------------------
 
     def add_credit_note(self, note: NewCreditNote) -> Held:
-        self.lock()
+        self._covers([note.customer_id])
         values = {
             "customer_id": note.customer_id,
             "date": note.date,
@@ -469,12 +551,14 @@ class LedgerWrites:
 
     def delete_refund(self, refund_id: int) -> int:
         """Void a refund; its money is back on its payment or credit note. Returns the customer."""
-        self.lock()
+        if not self._locked:
+            self.lock()
         refunds = lt.refunds
         _lock_rows(self.conn, refunds, [refund_id])
         row = self.conn.execute(select(refunds).where(refunds.c.id == refund_id)).first()
         if row is None:
             raise NotFound(f"refund {refund_id} does not exist")
+        self._covers([row.customer_id])
         self.conn.execute(delete(refunds).where(refunds.c.id == refund_id))
         if row.payment_id is not None:
             self._touch("payment", row.payment_id, row.customer_id)
@@ -492,10 +576,11 @@ class LedgerWrites:
         """New payments, each with its allocations (`allocations[k]` belongs to `payments[k]`);
         returns their ids in order. Each payment's list is judged on its own; what the batch
         takes from each invoice is judged when the unit of work ends (`flush`), so that a
-        reversal in the same batch may give back what a later payment takes."""
+        reversal in the same batch may give back what a later payment takes. Rows go in bulk
+        (COPY on PostgreSQL), with ids taken from the sequences beforehand."""
         if not payments:
             return []
-        self.lock()
+        self._covers(p.customer_id for p in payments)
         wanted = {a.invoice_id for allocs in allocations for a in allocs}
         unknown = wanted - set(self._known)
         if unknown:
@@ -505,34 +590,28 @@ class LedgerWrites:
             funds = Funds("payment", payment.customer_id, payment.currency, payment.amount)
             problems += allocation_problems(funds, allocs, self._known, open_amounts=False)
         raise_for_problems(problems)
-        rows = [
-            p.row(self.now, p.amount - sum((a.amount for a in allocs), ZERO))
-            for p, allocs in zip(payments, allocations, strict=True)
-        ]
-        inserted = self.conn.execute(
-            t.payments.insert().returning(t.payments.c.id, sort_by_parameter_order=True), rows
+        ids = reserve_ids(self.conn, t.payments, len(payments))
+        now = self.now
+        insert_rows(
+            self.conn,
+            t.payments,
+            ("id", *_PAYMENT_COLUMNS),
+            [
+                (payment_id, *p.values(now, p.amount - sum((a.amount for a in allocs), ZERO)))
+                for payment_id, p, allocs in zip(ids, payments, allocations, strict=True)
+            ],
         )
-        ids = [int(r.id) for r in inserted]
         allocation_rows = [
-            {
-                "payment_id": payment_id,
-                "invoice_id": a.invoice_id,
-                "amount": a.amount,
-                "currency": payment.currency,
-                "rule": a.rule,
-                "confidence": a.confidence,
-                "evidence": dict(a.evidence),
-                "created_at": self.now,
-            }
-            for payment_id, payment, allocs in zip(ids, payments, allocations, strict=True)
+            (payment_id, a.invoice_id, a.amount, p.currency, a.rule, a.confidence, a.evidence, now)
+            for payment_id, p, allocs in zip(ids, payments, allocations, strict=True)
             for a in allocs
         ]
-        if allocation_rows:
-            self.conn.execute(t.allocations.insert(), allocation_rows)
+        insert_rows(self.conn, t.allocations, _ALLOCATION_COLUMNS, allocation_rows)
+        take = self._take
         for payment, allocs in zip(payments, allocations, strict=True):
             self.customers.add(payment.customer_id)
             for a in allocs:
-                self._take(a.invoice_id, a.amount)
+                take(a.invoice_id, a.amount)
         return ids
 
     def settle_shortfall(
@@ -624,7 +703,11 @@ class LedgerWrites:
         taken = {i: -d for i, d in deltas if d < 0}
         if taken:  # every invoice taken from was read (and locked) before it was
             raise_for_problems(over_allocated(self._known, taken))
-        if deltas:
+        if len(deltas) > _BULK_FROM:
+            update_from_rows(
+                self.conn, t.invoices, "id", ["open_amount"], deltas, add=["open_amount"]
+            )
+        elif deltas:
             self.conn.execute(
                 update(t.invoices)
                 .where(t.invoices.c.id == bindparam("b_id"))

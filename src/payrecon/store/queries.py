@@ -98,13 +98,19 @@ def invoice_formats(conn: Connection) -> dict[int, str | None]:
     return {r.id: r.invoice_number_format for r in rows}
 
 
-def pending_lines(conn: Connection, limit: int) -> list[LineToMatch]:
-    """The next pending lines in booking-date order, then file order, each with the contract
-    owner whose account it was booked on (whose rules match it)."""
+def pending_lines(conn: Connection, limit: int, *, partition: int) -> list[LineToMatch]:
+    """The partition's next pending lines in booking-date order, then file order, each with the
+    contract owner whose account it was booked on (whose rules match it). Lines of a file whose
+    chunks are not all in (or not yet checked against its totals) wait."""
     sl = t.statement_lines
+    complete = select(t.feed_files.c.id).where(t.feed_files.c.status == "processed")
     rows = conn.execute(
         select(sl)
-        .where(sl.c.status == "pending")
+        .where(
+            sl.c.status == "pending",
+            sl.c.partition == partition,
+            sl.c.feed_file_id.in_(complete),
+        )
         .order_by(sl.c.booking_date, sl.c.feed_file_id, sl.c.seq)
         .limit(limit)
     )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -170,10 +171,35 @@ statement_lines = Table(
     _created_at(),
     # Added by 0007_ingestion: the contract owner whose bank account the line was booked on.
     Column("contract_owner_id", Id, ForeignKey("contract_owners.id")),
+    # Added by 0016_partitions: the reconcile partition the line was routed to (NULL: not yet).
+    Column("partition", SmallInteger),
     UniqueConstraint("account", "external_id"),
     CheckConstraint("status IN ('pending','matched','unmatched','ignored')", name="status"),
 )
 Index("ix_statement_lines_status", statement_lines.c.status, statement_lines.c.booking_date)
+Index(
+    "ix_statement_lines_pending_by_partition",
+    statement_lines.c.partition,
+    statement_lines.c.booking_date,
+    statement_lines.c.feed_file_id,
+    statement_lines.c.seq,
+    postgresql_where=statement_lines.c.status == "pending",
+    sqlite_where=statement_lines.c.status == "pending",
+)
+
+# Added by 0016_partitions: the chunks of a file ingested in pieces, with their counts and sums.
+feed_file_chunks = Table(
+    "feed_file_chunks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("feed_file_id", Id, ForeignKey("feed_files.id", ondelete="CASCADE"), nullable=False),
+    Column("chunk_no", Integer, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("new_lines", Integer, nullable=False),
+    Column("totals", JSON, nullable=False),
+    _created_at(),
+    UniqueConstraint("feed_file_id", "chunk_no"),
+)
 
 payments = Table(
     "payments",

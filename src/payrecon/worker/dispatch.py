@@ -14,7 +14,7 @@ from payrecon.services.pipeline import PipelineRun
 from payrecon.worker.app import QUEUES, app
 from payrecon.worker.provider_tasks import QUEUE, process_provider_events
 from payrecon.worker.registry import task_spec
-from payrecon.worker.tasks import ingest_file, recompute_balances, reconcile_pending
+from payrecon.worker.tasks import ingest_file, recompute_balances, reconcile_steps
 
 
 class CeleryPipeline:
@@ -24,11 +24,12 @@ class CeleryPipeline:
         self.container = container
 
     def files_received(self, feed_file_ids: Sequence[int]) -> PipelineRun:
-        """ingest each file (in the order given), then reconcile, then recompute the balances of
-        the customers reconciled. With the in-process broker it has run when this returns."""
-        steps = [ingest_file.si(feed_file_id=i) for i in feed_file_ids]
-        steps += [reconcile_pending.si(), recompute_balances.s()]
-        return PipelineRun(str(chain(*steps).apply_async().id))
+        """Ingest each file (in the order given: a line two files share belongs to the first),
+        route what is not routed yet, settle the payouts' partition, then reconcile the customer
+        partitions side by side (each recomputes its customers' balances), and add up. With the
+        in-process broker it has run when this returns."""
+        steps: list[Any] = [ingest_file.si(feed_file_id=i) for i in feed_file_ids]
+        return PipelineRun(str(chain(*steps, *reconcile_steps()).apply_async().id))
 
     def customers_changed(self, customer_ids: Collection[int]) -> None:
         if customer_ids:

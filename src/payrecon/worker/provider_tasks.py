@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import redis
+from celery import chain
 from redis.exceptions import LockError
 
 from payrecon.config import Settings
@@ -26,7 +27,7 @@ from payrecon.services.providers.sync import (
     sync_provider,
 )
 from payrecon.worker.app import app
-from payrecon.worker.tasks import PayreconTask, _recorded, recompute_balances, reconcile_pending
+from payrecon.worker.tasks import PayreconTask, _recorded, reconcile_steps
 
 LOCK_TIMEOUT = 30 * 60  # seconds; longer than any sync, short enough to outlive a dead worker
 UNAVAILABLE_COUNTDOWN = 60  # seconds before retrying a provider that is down
@@ -79,7 +80,7 @@ def poll_provider(self: Any, *, provider_id: int) -> dict[str, Any]:
     counts = _retrying(self, lambda: _recorded(self, "poll_provider", params, work))
     if counts.get("new_lines"):
         # Open-banking lines arrived: match them and move the balances, after this task's commits.
-        (reconcile_pending.si() | recompute_balances.si()).apply_async()
+        chain(*reconcile_steps()).apply_async()
     return counts
 
 

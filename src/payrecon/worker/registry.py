@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from payrecon.domain.errors import InvalidInput
+from payrecon.store.ledger_writes import PAYOUT_PARTITION
 
 
 class NoParams(BaseModel):
@@ -26,6 +27,10 @@ class CustomersParams(NoParams):
 class BalancesParams(CustomersParams):
     billing_cycle_id: int | None = Field(default=None, ge=1)
     since_last_run: bool = False  # only customers with ledger rows since the last good run
+
+
+class PartitionParams(NoParams):
+    partition: int = Field(ge=0, le=PAYOUT_PARTITION)
 
 
 class ProviderParams(NoParams):
@@ -62,6 +67,12 @@ TASKS: dict[str, TaskSpec] = {
         ),
         TaskSpec("scan_inbox", "ingest", NoParams, "ingest every file waiting in the inbox"),
         TaskSpec("reconcile_pending", "match", NoParams, "match every pending statement line"),
+        TaskSpec(
+            "prepare_reconcile", "match", NoParams, "route the lines not routed yet (a run's start)"
+        ),
+        TaskSpec(
+            "reconcile_partition", "match", PartitionParams, "match one partition's pending lines"
+        ),
         TaskSpec("recompute_balances", "balances", BalancesParams, "recompute customer balances"),
         TaskSpec(
             "update_credit_status", "balances", CustomersParams, "balances against thresholds"

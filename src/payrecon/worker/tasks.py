@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from celery import Task
+from celery import Task, chain, group
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
@@ -26,9 +26,16 @@ from payrecon.services.operations.task_runs import last_success_started, recorde
 from payrecon.services.reconciliation.inbox import scan_inbox as scan_inbox_service
 from payrecon.services.reconciliation.ingest import ingest_feed_file
 from payrecon.services.reconciliation.reconcile import (
+    prepare_reconcile as prepare_reconcile_service,
+)
+from payrecon.services.reconciliation.reconcile import (
+    reconcile_partition as reconcile_partition_service,
+)
+from payrecon.services.reconciliation.reconcile import (
     reconcile_pending as reconcile_pending_service,
 )
 from payrecon.services.reconciliation.review_ageing import review_queue_age
+from payrecon.store.ledger_writes import PARTITIONS, PAYOUT_PARTITION
 from payrecon.worker.app import app
 
 TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)
@@ -84,7 +91,7 @@ def scan_inbox(self: Any) -> dict[str, Any]:
     counts = _recorded(self, "scan_inbox", {}, work)
     if counts.get("processed"):
         # New lines arrived: match them and move the balances, after this task's commits.
-        (reconcile_pending.si() | recompute_balances.s()).apply_async()
+        chain(*reconcile_steps()).apply_async()
     return counts
 
 
@@ -100,6 +107,55 @@ def reconcile_pending(self: Any) -> dict[str, Any]:
 
     counts = _recorded(self, "reconcile_pending", {}, work)
     return {**counts, "customer_ids": reconciled}
+
+
+@app.task(name="payrecon.prepare_reconcile", bind=True, base=PayreconTask)
+def prepare_reconcile(self: Any) -> dict[str, Any]:
+    """A run's start, before its partitions: every pending line gets its partition."""
+    return _recorded(self, "prepare_reconcile", {}, lambda c: prepare_reconcile_service(c.engine))
+
+
+@app.task(name="payrecon.reconcile_partition", bind=True, base=PayreconTask)
+def reconcile_partition(self: Any, *, partition: int) -> dict[str, Any]:
+    """One partition's pending lines; returns the run's counts and the customers reconciled."""
+    reconciled: list[int] = []
+
+    def work(c: Container) -> dict[str, Any]:
+        result = reconcile_partition_service(
+            c.engine, partition, chunk_size=c.settings.reconcile_chunk_size
+        )
+        reconciled.extend(sorted(result.customer_ids))
+        return result.as_dict()
+
+    counts = _recorded(self, "reconcile_partition", {"partition": partition}, work)
+    return {**counts, "customer_ids": reconciled}
+
+
+@app.task(name="payrecon.finish_reconcile", bind=True, base=PayreconTask)
+def finish_reconcile(self: Any, partitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last step of a pipeline run: the partitions' counts added up (their balances were
+    recomputed as each partition went)."""
+    totals: dict[str, Any] = {"partitions": len(partitions), "customers": 0}
+    for counts in partitions:
+        for name in ("lines", "matched", "unmatched", "reversals", "allocations", "moved"):
+            totals[name] = totals.get(name, 0) + int(counts.get(name) or 0)
+        totals["customers"] += len(counts.get("customer_ids") or ())
+    done: dict[str, Any] = _recorded(
+        self, "finish_reconcile", {"partitions": len(partitions)}, lambda c: totals
+    )
+    return done
+
+
+def reconcile_steps() -> list[Any]:
+    """A reconcile run as Celery steps: route what is not routed yet, settle the payouts'
+    partition, reconcile the customer partitions side by side (each recomputes the balances it
+    moved), add up. Any number of workers gives the allocations of one."""
+    return [
+        prepare_reconcile.si(),
+        reconcile_partition.si(partition=PAYOUT_PARTITION),
+        group(reconcile_partition.si(partition=p) for p in range(PARTITIONS)),
+        finish_reconcile.s(),
+    ]
 
 
 @app.task(name="payrecon.recompute_balances", bind=True, base=PayreconTask)

@@ -16,6 +16,7 @@ from payrecon.domain.matching.engine import (
     DebitKind,
     InvoiceBook,
     LineDecision,
+    LineRoute,
     LineToMatch,
     LinkTarget,
     MatchContext,
@@ -40,6 +41,7 @@ from payrecon.domain.matching.engine import (
     payout_reference_candidates,
     reference_tokens,
     referenced_keys,
+    route_lines,
     suggest_payers,
 )
 
@@ -50,6 +52,7 @@ __all__ = [
     "DebitKind",
     "InvoiceBook",
     "LineDecision",
+    "LineRoute",
     "LineToMatch",
     "LinkTarget",
     "MatchContext",
@@ -74,5 +77,6 @@ __all__ = [
     "payout_reference_candidates",
     "reference_tokens",
     "referenced_keys",
+    "route_lines",
     "suggest_payers",
 ]

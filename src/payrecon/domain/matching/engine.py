@@ -12,7 +12,7 @@ The rules come from a `RuleBook` (`payrecon.domain.matching.rules`): the default
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
 from operator import attrgetter
@@ -77,6 +77,7 @@ __all__ = [
     "DebitKind",
     "InvoiceBook",
     "LineDecision",
+    "LineRoute",
     "LineToMatch",
     "LinkTarget",
     "MatchContext",
@@ -101,6 +102,7 @@ __all__ = [
     "payout_reference_candidates",
     "reference_tokens",
     "referenced_keys",
+    "route_lines",
     "suggest_payers",
 ]
 
@@ -243,13 +245,68 @@ def match_lines(
     return result
 
 
+@dataclass(slots=True)
+class LineRoute:
+    """Where a line goes before it is allocated: to its customer's partition (`customer_id`), to
+    the payouts (`payout`), to the partition of the payment it undoes (`debit`: found later, once
+    every line of the batch is stored), or nowhere (`problem`: the line waits for a person, or is
+    ignored, whatever else is allocated first)."""
+
+    line_id: int
+    customer_id: int | None = None
+    payout: bool = False
+    debit: bool = False
+    problem: Problem | None = None
+
+
+def route_lines(
+    lines: Sequence[LineToMatch], book: InvoiceBook, context: MatchContext | None = None
+) -> list[LineRoute]:
+    """Each line's route, in the order given. Only what no earlier line can change decides a
+    route (who paid, whether a payout is quoted), so routing the lines of a batch in any number of
+    pieces gives the same routes; `match_lines` then decides each partition's lines in order and
+    identifies them again, by the same rules."""
+    ctx = context or MatchContext()
+    owners = frozenset(ctx.directory.owners.values())
+    routes: list[LineRoute] = []
+    plans: dict[int | None, IdentificationPlan] = {}
+    for line in lines:
+        owner = line.contract_owner_id
+        rules = ctx.rules.for_owner(owner)
+        if line.amount < 0:
+            routes.append(LineRoute(line.id, debit=True))
+            continue
+        if line.amount == 0:
+            routes.append(
+                LineRoute(line.id, problem=Problem(line.id, ProblemKind.IGNORED, "zero amount"))
+            )
+            continue
+        if (
+            ctx.payouts
+            and SettlementRule.PAYOUT in rules.settle_lines_by
+            and settle_payout(line, ctx.payouts, rules.payouts, partial(_identifies, ctx))
+        ):
+            routes.append(LineRoute(line.id, payout=True))
+            continue
+        screen = owner is not None and bool(owners) and (len(owners) > 1 or owner not in owners)
+        plan = plans.get(owner) or plans.setdefault(
+            owner, identification_plan(rules, ctx.directory)
+        )
+        found = _identify(line, rules, book, ctx, screen, plan)
+        if isinstance(found, Problem):
+            routes.append(LineRoute(line.id, problem=found))
+        else:
+            routes.append(LineRoute(line.id, customer_id=found[0].customer_id))
+    return routes
+
+
 def allocate_known(
     line: LineToMatch,
     customer_id: int,
     basis: str,
     book: InvoiceBook,
     context: MatchContext | None = None,
-) -> LineDecision | Problem:
+) -> LineDecision:
     """Allocate money whose payer is known already (a credit note's customer, the customer of a
     provider payment's mandate) by the owner's rules for `line.source`: the same rules, evidence
     and confidences as a bank line's. Each rule in turn takes what the ones before it left (the
@@ -273,10 +330,10 @@ def allocate_known(
         if isinstance(decided, LineDecision) and decided.allocations:
             allocations += decided.allocations
             remaining = decided.unused_amount
-    if not allocations:
-        reason = f"{basis}, but none of the owner's allocation rules applies"
-        return Problem(line.id, ProblemKind.NO_RULE_APPLIED, reason, customer_id=customer_id)
-    return LineDecision(line.id, customer_id, tuple(allocations), remaining, line.source.value)
+    note = None if allocations else "none of the owner's allocation rules applies: all unused"
+    return LineDecision(
+        line.id, customer_id, tuple(allocations), remaining, line.source.value, note=note
+    )
 
 
 def _identifies(ctx: MatchContext, line: LineToMatch) -> bool:
@@ -303,6 +360,22 @@ def _credit(
     plan: IdentificationPlan,
 ) -> LineDecision | Problem:
     """`screen`: whether customers of other owners may be among the candidates."""
+    found = _identify(line, rules, book, ctx, screen, plan)
+    if isinstance(found, Problem):
+        return found
+    who, referenced = found
+    return allocate_for_customer(line, who, referenced, rules, book, ctx.clock)
+
+
+def _identify(
+    line: LineToMatch,
+    rules: RuleSet,
+    book: InvoiceBook,
+    ctx: MatchContext,
+    screen: bool,
+    plan: IdentificationPlan,
+) -> tuple[Identification, list[tuple[OpenInvoice, FoundReference]]] | Problem:
+    """Who paid the credit, and the invoices it references (payment-link invoice first)."""
     referenced: list[tuple[OpenInvoice, FoundReference]] = []
     unknown: list[FoundReference] = []
     texts = line.texts
@@ -325,7 +398,7 @@ def _credit(
         return who
     if who.method is IdentificationMethod.PAYMENT_LINK:
         referenced = _linked_invoice(line, book, ctx.directory) + referenced
-    return allocate_for_customer(line, who, referenced, rules, book, ctx.clock)
+    return who, referenced
 
 
 def _linked_invoice(

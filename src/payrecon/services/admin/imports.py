@@ -27,6 +27,7 @@ from payrecon.store.bulk import (
     insert_ignoring_conflicts,
     upsert,
 )
+from payrecon.store.queries import sync_invoice_keys
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -291,6 +292,7 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
         _refuse_over_allocated(conn, rows)
         for batch in batched(rows, 5000):
             _upsert_invoices(conn, batch)
+        sync_invoice_keys(conn)  # each new or renumbered invoice's normalised number
         # What the customers owe moved: their cached balances follow in the same transaction.
         recompute_customers(conn, {r["customer_id"] for r in rows}, now, cause="invoices imported")
     created = sum(1 for r in rows if r["external_id"] not in existing)

@@ -44,7 +44,6 @@ from payrecon.domain.ledger import (
 )
 from payrecon.domain.matching import (
     InvoiceBook,
-    LineDecision,
     LineToMatch,
     MatchContext,
     allocate_known,
@@ -121,7 +120,7 @@ def create_credit_note(
     now = now or utcnow()
     with engine.begin() as conn:
         with ledger_writes(conn, now) as ledger:
-            ledger.lock()
+            ledger.lock(customers=[data.customer_id])
             terms, values = _values(conn, data)
             held = ledger.add_credit_note(NewCreditNote(**values))
             _write_allocations(ledger, held, terms, data)
@@ -316,7 +315,7 @@ def _auto_applied(
     decided = allocate_known(
         funds, terms.id, f"credit note {held.id} of the customer", book, context
     )
-    return list(decided.allocations) if isinstance(decided, LineDecision) else []
+    return list(decided.allocations)
 
 
 def _edits(

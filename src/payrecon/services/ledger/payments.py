@@ -68,7 +68,7 @@ def create_payment(
     now = now or utcnow()
     with engine.begin() as conn:
         with ledger_writes(conn, now) as ledger:
-            ledger.lock()
+            ledger.lock(customers=[data.customer_id])
             terms = _terms(conn, data.customer_id)
             values = _payment_values(terms, data, base=None)
             held = ledger.add_payment(

@@ -22,7 +22,6 @@ from sqlalchemy import update
 from payrecon.domain.allocation import ProposedAllocation
 from payrecon.domain.matching import (
     InvoiceBook,
-    LineDecision,
     LineToMatch,
     MatchContext,
     allocate_known,
@@ -132,7 +131,7 @@ def allocate_unused(ledger: LedgerWrites, provider: ProviderRef, row: Any, held:
     )
     context = MatchContext(rules=load_rule_book(), invoice_formats=invoice_formats(conn))
     decided = allocate_known(line, terms.id, _basis(provider, row), book, context)
-    if not isinstance(decided, LineDecision) or not decided.allocations:
+    if not decided.allocations:
         return 0
     keep = {
         i: ProposedAllocation(a.invoice_id, a.amount, a.rule, a.confidence, a.evidence)

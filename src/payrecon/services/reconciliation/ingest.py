@@ -2,8 +2,9 @@
 
 Receiving copies a file into the content-addressed feed store and records it by SHA-256: a file seen
 before is reported, not stored again. Ingesting parses the stored copy and writes its lines in one
-transaction, skipping lines already known by (account, bank reference); a file that fails to parse
-or to verify is quarantined with the error and none of its lines is written.
+transaction, skipping lines already known by (account, bank reference), each routed as it is
+written (`routing`: pending in its customer's partition, or unmatched with its reason); a file
+that fails to parse or to verify is quarantined with the error and none of its lines is written.
 """
 
 from __future__ import annotations
@@ -12,18 +13,24 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from payrecon.domain.errors import FeedFormatError, NotFound
 from payrecon.domain.lines import StatementLine
+from payrecon.domain.matching.rules import RuleBook
 from payrecon.feeds import detect_format, read_statement_file
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
 from payrecon.services.reconciliation.owner_accounts import normalise_account, owner_accounts
+from payrecon.services.reconciliation.routing import route_batch, store_suggestions
+from payrecon.services.rules import load_rule_book
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched, insert_ignoring_conflicts
+from payrecon.store.copy import insert_new_rows
+from payrecon.store.queries import line_to_match, sync_invoice_keys
 
 log = get_logger(__name__)
 _CHUNK = 1 << 20
@@ -167,8 +174,60 @@ def statement_line_row(
     }
 
 
+# The columns `store_lines` writes: the row above, and the line's route.
+_LINE_COLUMNS = (
+    "feed_file_id", "contract_owner_id", "seq", "account", "external_id", "booking_date",
+    "value_date", "amount", "currency", "counterparty_name", "counterparty_account",
+    "remittance", "structured_reference", "end_to_end_id", "mandate_id",
+    "bank_transaction_code", "return_reason", "status", "created_at",
+    "partition", "reason", "customer_id",
+)  # fmt: skip
+
+
+def store_lines(conn: Connection, rows: list[dict[str, Any]], rules: RuleBook) -> int:
+    """Route each line (`routing.route_batch`) and store the new ones with their routes, in
+    bulk (COPY on PostgreSQL), each written once; returns how many were new. A line already
+    stored (the same account and bank reference) is left as it is."""
+    if not rows:
+        return 0
+    lines = [line_to_match(SimpleNamespace(id=k, **row)) for k, row in enumerate(rows)]
+    routes = route_batch(conn, lines, rules)
+    values = []
+    for row, routed in zip(rows, routes, strict=True):
+        row.update(
+            status=routed.status,
+            partition=routed.partition,
+            reason=routed.reason,
+            customer_id=routed.customer_id,
+        )
+        values.append(tuple(row[c] for c in _LINE_COLUMNS))
+    inserted = insert_new_rows(
+        conn,
+        t.statement_lines,
+        _LINE_COLUMNS,
+        values,
+        unique=("account", "external_id"),
+        returning=("id", "seq"),
+    )
+    ids = {seq: line_id for line_id, seq in inserted}
+    store_suggestions(
+        conn,
+        [
+            (ids[row["seq"]], routed)
+            for row, routed in zip(rows, routes, strict=True)
+            if routed.suggestions and row["seq"] in ids
+        ],
+    )
+    return len(inserted)
+
+
 def ingest_feed_file(
-    engine: Engine, store_dir: Path, feed_file_id: int, *, batch_size: int = 5000
+    engine: Engine,
+    store_dir: Path,
+    feed_file_id: int,
+    *,
+    batch_size: int = 5000,
+    rules: RuleBook | None = None,
 ) -> IngestResult:
     """Parse a received file and store its new lines; re-running it adds nothing."""
     with engine.connect() as conn:
@@ -182,6 +241,7 @@ def ingest_feed_file(
     try:
         fmt = detect_format(path)
         with engine.begin() as conn:
+            sync_invoice_keys(conn)  # routing reads invoices by their normalised numbers
             lines = new = 0
             owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
             rows = (
@@ -190,11 +250,7 @@ def ingest_feed_file(
             )
             for batch in batched(rows, batch_size):
                 lines += len(batch)
-                new += len(
-                    insert_ignoring_conflicts(
-                        conn, t.statement_lines, batch, ["account", "external_id"]
-                    )
-                )
+                new += store_lines(conn, batch, rules or load_rule_book())
             conn.execute(
                 update(t.feed_files)
                 .where(t.feed_files.c.id == feed.id)

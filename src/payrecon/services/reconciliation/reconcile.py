@@ -1,67 +1,68 @@
-"""Reconcile pending statement lines: match them by the declared rules, record payments,
-allocations, settlements and reversals, and mark the lines (unmatched ones with their reason and
-suggestions, for the review queue).
+"""Reconcile pending statement lines, one partition at a time: match them by the declared rules,
+record payments, allocations, settlements and reversals, and mark the lines (unmatched ones with
+their reason and suggestions, for the review queue).
 
-Work goes in chunks, one transaction each: read a chunk of pending lines (booking date, file,
-sequence), then everything they could need with a few set-based queries (the invoices they
-reference by normalised number, the customers behind their mandates, accounts, account numbers
-and links with those customers' open invoices, earlier payments their debits may undo, the
-provider payouts their texts quote or their amounts fit); let the domain matcher decide; write
-the outcome in bulk. A line that settles a payout makes no payment: the payout is tied to it.
-Every write goes through the ledger write path (`store.ledger_writes`), which takes the ledger's
-lock, judges the chunk's allocations again and keeps the invoices' open amounts, so any number of
-workers gives the allocations one worker would.
+Lines were routed to partitions when stored (`routing`): a customer's lines all sit in the
+customer's partition, the lines that settle provider payouts in theirs. A partition's reconciler
+holds that partition's lock and takes its lines in booking-date, file and sequence order, in
+chunks of one transaction each: read the chunk and what it needs (`context.load_context`), let
+the domain matcher decide, write the outcome through the ledger write path (which judges it
+again and keeps the open amounts), set the lines' statuses in bulk, and recompute the balances
+of the customers it touched. Partitions share no customer, so they run side by side, on any
+number of workers, and give the allocations one worker would. An outcome that belongs to another
+partition (reference data changed between routing and now) is not written: the line moves to
+that partition and waits there.
 """
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select
 
 from payrecon.domain.matching import (
     InvoiceBook,
+    LineDecision,
     LineToMatch,
-    MatchContext,
     MatchResult,
-    PayerNameIndex,
-    PaymentHistory,
-    PayoutBook,
     ProblemKind,
     Reversal,
-    candidate_numbers,
     match_lines,
-    payout_reference_candidates,
-    referenced_keys,
     suggest_payers,
 )
 from payrecon.domain.matching.rules import RuleBook
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
+from payrecon.services.ledger.balances import recompute_customers
+from payrecon.services.reconciliation.context import collector_paused, load_context, payer_names
+from payrecon.services.reconciliation.routing import route_pending
 from payrecon.services.rules import load_rule_book
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
-from payrecon.store.ledger_writes import LedgerWrites, NewPayment, NewReversal, ledger_writes
-from payrecon.store.payout_queries import payouts_for_lines, settle_payouts
-from payrecon.store.queries import (
-    customer_directory,
-    customer_names,
-    earlier_payments,
-    invoice_formats,
-    invoices_by_keys,
-    open_invoices_of_customers,
-    pending_lines,
-    sync_invoice_keys,
+from payrecon.store.bulk import batched
+from payrecon.store.copy import insert_rows, update_from_rows
+from payrecon.store.ledger_writes import (
+    PARTITIONS,
+    PAYOUT_PARTITION,
+    LedgerWrites,
+    NewPayment,
+    NewReversal,
+    ledger_writes,
+    partition_of,
 )
+from payrecon.store.payout_queries import settle_payouts
+from payrecon.store.queries import pending_lines, sync_invoice_keys
 
 log = get_logger(__name__)
+# The payouts' partition first: a line it finds to be a customer's after all moves to that
+# customer's partition in time to be reconciled there in the same run.
+PARTITION_ORDER = (PAYOUT_PARTITION, *range(PARTITIONS))
+Clock = Callable[[], float]
 
 
 @dataclass(slots=True)
@@ -71,8 +72,17 @@ class ReconcileResult:
     unmatched: int = 0
     reversals: int = 0
     allocations: int = 0
+    moved: int = 0
     amount_allocated: Decimal = Decimal(0)
     customer_ids: set[int] = field(default_factory=set)
+    chunk_seconds: list[float] = field(default_factory=list)
+
+    def add(self, other: ReconcileResult) -> None:
+        for name in ("lines", "matched", "unmatched", "reversals", "allocations", "moved"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.amount_allocated += other.amount_allocated
+        self.customer_ids |= other.customer_ids
+        self.chunk_seconds += other.chunk_seconds
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,8 +91,10 @@ class ReconcileResult:
             "unmatched": self.unmatched,
             "reversals": self.reversals,
             "allocations": self.allocations,
+            "moved": self.moved,
             "amount_allocated": f"{self.amount_allocated:f}",
             "customers": len(self.customer_ids),
+            "chunks": len(self.chunk_seconds),
         }
 
 
@@ -91,101 +103,133 @@ def reconcile_pending(
     *,
     chunk_size: int = 5000,
     rules: RuleBook | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock = time.monotonic,
 ) -> ReconcileResult:
-    """Match every pending line; returns the totals of this run."""
+    """Route what is not routed yet, then reconcile every partition in turn (what the pipeline's
+    workers do side by side); returns the totals of this run."""
     rules = rules or load_rule_book()
+    prepare_reconcile(engine, rules=rules)
     total = ReconcileResult()
-    with engine.begin() as conn, ledger_writes(conn, utcnow()) as ledger:
-        ledger.lock()
-        renumbered = sync_invoice_keys(conn)
-    names: PayerNameIndex | None = None
-    while True:
-        with engine.begin() as conn, ledger_writes(conn, utcnow()) as ledger:
-            ledger.lock()
-            lines = pending_lines(conn, chunk_size)
-            if not lines:
-                break
-            result, book = _match_chunk(conn, lines, rules, clock)
-            if any(p.kind is ProblemKind.NO_REFERENCE for p in result.problems):
-                names = names or PayerNameIndex(customer_names(conn))
-                suggest_payers(result, lines, names, rules)
-            _write(ledger, result, {line.id: line for line in lines}, book)
-        _tally(total, lines, result)
-    log.info("match.run.done", invoice_keys_refreshed=renumbered, **total.as_dict())
+    for partition in PARTITION_ORDER:
+        total.add(
+            reconcile_partition(engine, partition, chunk_size=chunk_size, rules=rules, clock=clock)
+        )
+    log.info("match.run.done", **total.as_dict())
     return total
 
 
-def _match_chunk(
-    conn: Connection,
+def prepare_reconcile(engine: Engine, *, rules: RuleBook | None = None) -> dict[str, int]:
+    """Once per run, before the partitions: every invoice's normalised number is known, and
+    every pending line has a partition."""
+    with engine.begin() as conn:
+        renumbered = sync_invoice_keys(conn)
+    routed = route_pending(engine, rules=rules)
+    return {"invoice_keys_refreshed": renumbered, "lines_routed": routed}
+
+
+def reconcile_partition(
+    engine: Engine,
+    partition: int,
+    *,
+    chunk_size: int = 5000,
+    rules: RuleBook | None = None,
+    clock: Clock = time.monotonic,
+) -> ReconcileResult:
+    """Reconcile one partition's pending lines, chunk by chunk, under its lock."""
+    rules = rules or load_rule_book()
+    total = ReconcileResult()
+    while True:
+        started = time.perf_counter()
+        now = utcnow()
+        with engine.begin() as conn:
+            with ledger_writes(conn, now) as ledger:
+                ledger.lock(partitions=[partition])
+                lines = pending_lines(conn, chunk_size, partition=partition)
+                if not lines:
+                    break
+                context, book = load_context(conn, lines, rules, clock)
+                with collector_paused():
+                    result = match_lines(lines, book, context)
+                if any(p.kind is ProblemKind.NO_REFERENCE for p in result.problems):
+                    suggest_payers(result, lines, payer_names(conn), rules)
+                moved = _moved_elsewhere(result, partition)
+                _write(ledger, result, {line.id: line for line in lines}, book, moved)
+            recompute_customers(
+                conn, ledger.customers, now, cause=f"reconciled (partition {partition})"
+            )
+        total.chunk_seconds.append(time.perf_counter() - started)
+        _tally(total, lines, result, moved, partition)
+    return total
+
+
+def _moved_elsewhere(result: MatchResult, partition: int) -> dict[int, int]:
+    """The lines whose outcome belongs to another partition (line id -> that partition)."""
+    moved: dict[int, int] = {}
+    decided: list[tuple[int, int]] = [(d.line_id, d.customer_id) for d in result.decisions]
+    decided += [(r.line_id, r.customer_id) for r in result.reversals]
+    for line_id, customer_id in decided:
+        home = partition_of(customer_id)
+        if home != partition:
+            moved[line_id] = home
+    if partition != PAYOUT_PARTITION:
+        moved.update({s.line_id: PAYOUT_PARTITION for s in result.payouts})
+    return moved
+
+
+def _tally(
+    total: ReconcileResult,
     lines: list[LineToMatch],
-    rules: RuleBook,
-    clock: Callable[[], float],
-) -> tuple[MatchResult, InvoiceBook]:
-    context = MatchContext(rules=rules, invoice_formats=invoice_formats(conn), clock=clock)
-    tokens = candidate_numbers(lines)
-    referenced = invoices_by_keys(conn, referenced_keys(lines, context))
-    context.directory = customer_directory(conn, lines, tokens, {i.customer_id for i in referenced})
-    book = InvoiceBook(referenced + open_invoices_of_customers(conn, context.directory.owners))
-    debits = [line for line in lines if line.amount < 0]
-    if debits:
-        context.history = PaymentHistory(earlier_payments(conn, debits, candidate_numbers(debits)))
-    window = max(r.payouts.arrival_window_days for r in (rules.default, *rules.owners.values()))
-    keys = payout_reference_candidates(lines)
-    context.payouts = PayoutBook(payouts_for_lines(conn, keys, lines, window))
-    with collector_paused():
-        return match_lines(lines, book, context), book
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The matcher makes many short-lived objects without cycles, which reference counting
-    frees; pausing the cyclic collector for one batch saves about a quarter of its time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _tally(total: ReconcileResult, lines: list[LineToMatch], result: MatchResult) -> None:
-    total.lines += len(lines)
-    total.matched += len(result.decisions) + len(result.reversals) + len(result.payouts)
+    result: MatchResult,
+    moved: dict[int, int],
+    partition: int,
+) -> None:
+    decisions = [d for d in result.decisions if d.line_id not in moved]
+    reversals = [r for r in result.reversals if r.line_id not in moved]
+    allocations = [a for d in decisions for a in d.allocations]
+    total.lines += len(lines) - len(moved)
+    total.moved += len(moved)
+    total.matched += len(decisions) + len(reversals)
+    total.matched += sum(1 for s in result.payouts if s.line_id not in moved)
     total.unmatched += sum(1 for p in result.problems if p.kind is not ProblemKind.IGNORED)
-    total.reversals += sum(1 for r in result.reversals if r.reverse_payment)
-    total.allocations += len(result.allocations)
-    total.amount_allocated += sum((a.amount for a in result.allocations), Decimal(0))
-    total.customer_ids.update(d.customer_id for d in result.decisions)
-    total.customer_ids.update(r.customer_id for r in result.reversals)
+    total.reversals += sum(1 for r in reversals if r.reverse_payment)
+    total.allocations += len(allocations)
+    total.amount_allocated += sum((a.amount for a in allocations), Decimal(0))
+    total.customer_ids.update(d.customer_id for d in decisions)
+    total.customer_ids.update(r.customer_id for r in reversals)
     log.info(
         "match.chunk.done",
+        partition=partition,
         lines=len(lines),
-        matched=len(result.decisions),
-        reversals=len(result.reversals),
+        matched=len(decisions),
+        reversals=len(reversals),
         payouts=len(result.payouts),
         problems=len(result.problems),
+        moved=len(moved),
+        seconds=round(total.chunk_seconds[-1], 3),
     )
 
 
 def _write(
-    ledger: LedgerWrites, result: MatchResult, lines: dict[int, LineToMatch], book: InvoiceBook
+    ledger: LedgerWrites,
+    result: MatchResult,
+    lines: dict[int, LineToMatch],
+    book: InvoiceBook,
+    moved: dict[int, int],
 ) -> None:
     """The chunk's outcome through the ledger write path (which judges it again), then the
     lines' statuses and the payouts they settle."""
     conn, now = ledger.conn, ledger.now
     ledger.know(book.loaded())
-    payments = [
-        bank_payment(lines[d.line_id], d.customer_id, d.bank_charges) for d in result.decisions
-    ]
-    ids = ledger.record_payments(payments, [d.allocations for d in result.decisions])
-    for payment_id, payment, decision in zip(ids, payments, result.decisions, strict=True):
+    decisions = [d for d in result.decisions if d.line_id not in moved]
+    payments = [bank_payment(lines[d.line_id], d.customer_id, d.bank_charges) for d in decisions]
+    ids = ledger.record_payments(payments, [d.allocations for d in decisions])
+    for payment_id, payment, decision in zip(ids, payments, decisions, strict=True):
         for s in decision.settlements:
             ledger.settle_shortfall(payment_id, payment, s.invoice_id, s.amount, s.kind)
-    ledger.record_reversals(_reversals(conn, result.reversals))
-    settle_payouts(conn, result.payouts, now)
-    _write_statuses(conn, result, now)
+    reversals = [r for r in result.reversals if r.line_id not in moved]
+    ledger.record_reversals(_reversals(conn, reversals))
+    settle_payouts(conn, [s for s in result.payouts if s.line_id not in moved], now)
+    _write_statuses(conn, result, decisions, reversals, moved, now)
 
 
 def bank_payment(
@@ -211,13 +255,16 @@ def _reversals(conn: Connection, reversals: list[Reversal]) -> list[NewReversal]
     """The reversals with the payments of the lines they undo."""
     if not reversals:
         return []
-    originals = dict(
-        conn.execute(
-            select(t.payments.c.statement_line_id, t.payments.c.id).where(
-                t.payments.c.statement_line_id.in_(sorted({r.original_line_id for r in reversals}))
-            )
-        ).all()
-    )
+    wanted = sorted({r.original_line_id for r in reversals})
+    originals: dict[int, int] = {}
+    for batch in batched(wanted, 900):
+        originals.update(
+            conn.execute(
+                select(t.payments.c.statement_line_id, t.payments.c.id).where(
+                    t.payments.c.statement_line_id.in_(batch)
+                )
+            ).all()
+        )
     return [
         NewReversal(
             payment_id=originals[r.original_line_id],
@@ -231,54 +278,54 @@ def _reversals(conn: Connection, reversals: list[Reversal]) -> list[NewReversal]
     ]
 
 
-def _write_statuses(conn: Connection, result: MatchResult, now: datetime) -> None:
-    rows = [
-        {"b_id": d.line_id, "b_status": "matched", "b_reason": d.note, "b_customer": d.customer_id}
-        for d in result.decisions
+def _write_statuses(
+    conn: Connection,
+    result: MatchResult,
+    decisions: Iterable[LineDecision],
+    reversals: Iterable[Reversal],
+    moved: dict[int, int],
+    now: datetime,
+) -> None:
+    """Every line's outcome in one bulk update: matched, unmatched or ignored with its reason,
+    or (moved) pending in the partition its outcome belongs to; then the review queue's
+    suggestions, today's only."""
+    rows: list[tuple[Any, ...]] = [
+        (d.line_id, "matched", d.note, d.customer_id, partition_of(d.customer_id))
+        for d in decisions
     ]
     rows += [
-        {"b_id": r.line_id, "b_status": "matched", "b_reason": None, "b_customer": r.customer_id}
-        for r in result.reversals
+        (r.line_id, "matched", None, r.customer_id, partition_of(r.customer_id)) for r in reversals
     ]
     rows += [
-        {"b_id": s.line_id, "b_status": "matched", "b_reason": s.summary, "b_customer": None}
+        (s.line_id, "matched", s.summary, None, PAYOUT_PARTITION)
         for s in result.payouts
+        if s.line_id not in moved
     ]
     rows += [
-        {
-            "b_id": p.line_id,
-            "b_status": "ignored" if p.kind is ProblemKind.IGNORED else "unmatched",
-            "b_reason": f"{p.kind}: {p.reason}",
-            "b_customer": p.customer_id,
-        }
+        (
+            p.line_id,
+            "ignored" if p.kind is ProblemKind.IGNORED else "unmatched",
+            f"{p.kind}: {p.reason}",
+            p.customer_id,
+            None,
+        )
         for p in result.problems
     ]
-    if rows:
+    rows += [(line_id, "pending", None, None, partition) for line_id, partition in moved.items()]
+    columns = ["status", "reason", "customer_id", "partition"]
+    update_from_rows(conn, t.statement_lines, "id", columns, rows)
+    problem_lines = [p.line_id for p in result.problems]
+    for batch in batched(problem_lines, 900):  # a line matched again keeps today's suggestions
         conn.execute(
-            update(t.statement_lines)
-            .where(t.statement_lines.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                reason=bindparam("b_reason"),
-                customer_id=bindparam("b_customer"),
-            ),
-            rows,
+            delete(mt.line_suggestions).where(mt.line_suggestions.c.statement_line_id.in_(batch))
         )
-    conn.execute(
-        delete(mt.line_suggestions).where(
-            mt.line_suggestions.c.statement_line_id.in_([p.line_id for p in result.problems])
-        )
-    )  # a line matched again (say, after a re-import) keeps only today's suggestions
-    suggested = [
-        {
-            "statement_line_id": p.line_id,
-            "customer_id": s.customer_id,
-            "score": s.score,
-            "basis": s.basis,
-            "created_at": now,
-        }
-        for p in result.problems
-        for s in p.suggestions
-    ]
-    if suggested:
-        conn.execute(mt.line_suggestions.insert(), suggested)
+    insert_rows(
+        conn,
+        mt.line_suggestions,
+        ("statement_line_id", "customer_id", "score", "basis", "created_at"),
+        [
+            (p.line_id, s.customer_id, s.score, s.basis, now)
+            for p in result.problems
+            for s in p.suggestions
+        ],
+    )

@@ -128,7 +128,7 @@ def _match(
     rules: RuleBook | None,
 ) -> None:
     """`match_by_hand` inside its unit of work."""
-    ledger.lock()
+    ledger.lock(customers=[customer_id])
     line = conn.execute(select(t.statement_lines).where(_sl.id == line_id)).first()
     if line is None:
         raise NotFound(f"statement line {line_id} does not exist")
@@ -145,14 +145,16 @@ def _match(
             details={"payout": payout},
         )
     owner, places = _owner_of(conn, customer_id)
-    payment_id = conn.execute(select(_p.id).where(_p.statement_line_id == line_id)).scalar()
-    held = ledger.payment(payment_id) if payment_id is not None else None
-    if held is not None and (not held.live or held.funds.customer_id != customer_id):
+    paid = conn.execute(
+        select(_p.id, _p.customer_id, _p.status).where(_p.statement_line_id == line_id)
+    ).first()
+    if paid is not None and (paid.status != "active" or paid.customer_id != customer_id):
         raise Conflict(
-            f"statement line {line_id} is already the {held.row.status} payment "
-            f"{held.id} of customer {held.funds.customer_id}; delete its allocations first",
-            details={"paymentId": held.id, "customerId": held.funds.customer_id},
+            f"statement line {line_id} is already the {paid.status} payment "
+            f"{paid.id} of customer {paid.customer_id}; delete its allocations first",
+            details={"paymentId": paid.id, "customerId": paid.customer_id},
         )
+    held = ledger.payment(paid.id) if paid is not None else None
     used = held.allocated if held is not None else Decimal(0)
     confidence = (rules or load_rule_book()).for_owner(owner).confidence.allocation[RULE_MANUAL]
     match = ManualMatch(
