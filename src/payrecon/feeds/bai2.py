@@ -21,7 +21,7 @@ from payrecon.domain.lines import StatementLine
 from payrecon.domain.money import minor_unit_exponent
 from payrecon.feeds.statement import (
     FeedStream,
-    ReferenceBook,
+    StatementBook,
     StatementHeader,
     build_line,
     check_balance,
@@ -181,7 +181,8 @@ class _Reader:
         scale = minor_unit_exponent(currency)
         totals = _Totals(records=head.count)
         balances = self.summary(head, fields[3:], totals)
-        book, lines, total = ReferenceBook(), 0, Decimal(0)
+        book = StatementBook(self.file, number, f"line {head.line} (record 03)")
+        lines, total = 0, Decimal(0)
         for record in records:
             totals.records += record.count
             if record.code == "49":
@@ -240,7 +241,7 @@ class _Reader:
         currency: str,
         scale: int,
         as_of: dt.date,
-        book: ReferenceBook,
+        book: StatementBook,
     ) -> tuple[int, StatementLine]:
         """One 16 record: the amount as written (for the control total) and its line."""
         parts = _unslash(record.text).split(",", 4) + [""] * 4
@@ -260,14 +261,14 @@ class _Reader:
         remittance = " ".join(p for p in (text, *map(_unslash, record.continuations)) if p.strip())
         amount = Decimal(abs(raw)).scaleb(-scale) * (1 if int(code) < 400 else -1)
         return raw, build_line(
-            reference=bank_ref,
-            fallback_key=("bai2", account, as_of, code, amount, customer_ref, remittance),
-            book=book,
-            account=account,
-            booking_date=as_of,
-            value_date=value_date,
-            amount=amount,
-            currency=currency,
+            book,
+            f"line {record.line} (record 16)",
+            bank_ref,
+            ("bai2", account, as_of, code, amount, customer_ref, remittance),
+            as_of,
+            value_date,
+            amount,
+            currency,
             counterparty_name=keyed.get("DBNM" if amount >= 0 else "CRNM"),
             counterparty_account=keyed.get("DACT" if amount >= 0 else "CACT"),
             remittance=clean(remittance),

@@ -25,7 +25,7 @@ from payrecon.domain.errors import FeedFormatError
 from payrecon.domain.lines import StatementLine
 from payrecon.feeds.statement import (
     FeedStream,
-    ReferenceBook,
+    StatementBook,
     StatementHeader,
     build_line,
     check_balance,
@@ -169,7 +169,7 @@ class _Reader:
                 place,
                 f"{len(starts)} :61: lines but {len(parsed.transactions)} readable transactions",
             )
-        book = ReferenceBook()
+        book = StatementBook(file, account, f"line {tags['25'][1]} (:25:)")
         total = Decimal(0)
         debits: list[Decimal] = []
         credits: list[Decimal] = []
@@ -215,7 +215,7 @@ class _Reader:
         transaction: Transaction,
         account: str,
         currency: str | None,
-        book: ReferenceBook,
+        book: StatementBook,
         number: int,
     ) -> StatementLine:
         data: dict[str, Any] = transaction.data
@@ -236,8 +236,10 @@ class _Reader:
             counterparty_account = extra
         remittance = _remittance(data)
         return build_line(
-            reference=data.get("bank_reference"),
-            fallback_key=(
+            book,
+            place,
+            data.get("bank_reference"),
+            (
                 "mt940",
                 account,
                 value_date,
@@ -248,12 +250,10 @@ class _Reader:
                 extra,
                 details,
             ),
-            book=book,
-            account=account,
-            booking_date=booking,
-            value_date=value_date,
-            amount=amount,
-            currency=line_currency,
+            booking,
+            value_date,
+            amount,
+            line_currency,
             counterparty_name=data.get("applicant_name") or sub.get("NAME"),
             counterparty_account=counterparty_account,
             remittance=remittance,

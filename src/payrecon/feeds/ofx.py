@@ -21,7 +21,7 @@ from payrecon.domain.errors import FeedFormatError
 from payrecon.domain.lines import StatementLine
 from payrecon.feeds.statement import (
     FeedStream,
-    ReferenceBook,
+    StatementBook,
     StatementHeader,
     build_line,
     clean,
@@ -167,17 +167,20 @@ class _Reader:
         if ledger is not None and (ledger.value("BALAMT") or ledger.value("DTASOF")):
             closing = self.amount(ledger, "BALAMT", f"{label}/LEDGERBAL")
             self.date(ledger, "DTASOF", f"{label}/LEDGERBAL")
-        book, total, count = ReferenceBook(), Decimal(0), 0
+        book = StatementBook(self.file, account, f"{self.place(node, label)}/ACCTID")
+        total, count = Decimal(0), 0
         for n, trn in enumerate(node.iter("STMTTRN"), start=1):
-            line = self.line(trn, f"{label}/STMTTRN {n}", account, currency, book)
+            line = self.line(trn, f"{label}/STMTTRN {n}", currency, book)
             total, count = total + line.amount, count + 1
             yield line
+            if book.notices:
+                yield from book.drain()
         yield StatementHeader(
             self.file, "ofx", None, account, currency or "", None, closing, count, total
         )
 
     def line(
-        self, trn: _Node, label: str, account: str, currency: str | None, book: ReferenceBook
+        self, trn: _Node, label: str, currency: str | None, book: StatementBook
     ) -> StatementLine:
         posted = self.date(trn, "DTPOSTED", label)
         if posted is None:
@@ -200,14 +203,14 @@ class _Reader:
         ]
         remittance = " ".join(p for p in (trn.value("MEMO") or name, *extras) if p)
         return build_line(
-            reference=trn.value("FITID"),
-            fallback_key=("ofx", account, posted, amount, line_currency, name, remittance),
-            book=book,
-            account=account,
-            booking_date=posted,
-            value_date=value,
-            amount=amount,
-            currency=line_currency.upper(),
+            book,
+            self.place(trn, label),
+            trn.value("FITID"),
+            ("ofx", book.account, posted, amount, line_currency, name, remittance),
+            posted,
+            value,
+            amount,
+            line_currency.upper(),
             counterparty_name=name,
             counterparty_account=trn.value("BANKACCTTO/ACCTID") or trn.value("CCACCTTO/ACCTID"),
             remittance=remittance or None,
