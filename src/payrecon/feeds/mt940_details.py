@@ -1,0 +1,121 @@
+"""The `:86:` information to account owner: German structured fields (GVC, `?20`..`?63`), the
+Dutch slash subfields (`/EREF/`, `/NAME/`, `/REMI/`), and free text.
+
+Banks wrap `:86:` at 65 characters a line and cut the German purpose (`?20`..`?29`, `?60`..`?63`)
+into slices of 27, both without regard to words, so the joins decide whether a reference
+survives (`RG-00` + `1234` must give `RG-001234`, `Rechnung` + `RG-001234` must not give
+`RechnungRG-001234`):
+
+* Structured text joins its physical lines with nothing: its subfield marks delimit it, and a
+  wrap falls anywhere, even inside a mark (`?2` / `1`). Lines keep their trailing spaces.
+* A purpose or name slice that fills its 27 characters was cut by width: the next slice goes on
+  without a space. A shorter slice ended where the bank chose, at a word: a space follows.
+* Free text: a full line (65 characters) whose last character and the next line's first are both
+  not spaces was cut inside a word and is joined without a space; other lines with a space
+  (banks that wrap at words drop the space at the end of the line).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+_STRUCTURED = re.compile(r"^(?P<code>\d{3})(?P<mark>[?>])\d{2}")
+_MARKS = {"?": re.compile(r"\?(\d{2})"), ">": re.compile(r">(\d{2})")}
+_SLICE = 27
+_FULL_LINE = 65
+# SEPA keywords in the purpose (DK "Technische Anlage 3"); "BIC " is four characters too.
+_KEYWORD = re.compile(
+    r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC |PURP|COAM|OAMT|SQTP|ORCR|ORMR|DDAT|MDAT)\+"
+)
+# Dutch and other banks: /EREF/<end-to-end id>/MARF/<mandate>/NAME/.../REMI/...
+_SLASHED = re.compile(r"/(EREF|MARF|NAME|IBAN|RTRN)/+([^/]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What payrecon takes from one `:86:`."""
+
+    text: str  # the whole field, lines joined as described above
+    structured: bool
+    remittance: str | None = None
+    name: str | None = None
+    account: str | None = None
+    end_to_end_id: str | None = None
+    mandate_id: str | None = None
+    return_reason: str | None = None
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None:
+        return None
+    joined = " ".join(text.split())
+    return joined or None
+
+
+def join_free_text(lines: list[str]) -> str:
+    """Free-text lines joined: no space where a full line was cut inside a word."""
+    out = lines[0].rstrip() if lines else ""
+    for previous, line in itertools.pairwise(lines):
+        cut = len(previous) >= _FULL_LINE and previous[-1:].strip() and line[:1].strip()
+        out += line.rstrip() if cut else f" {line.strip()}"
+    return out
+
+
+def _join_slices(slices: list[str]) -> str:
+    out = ""
+    for n, piece in enumerate(slices):
+        if n and len(slices[n - 1]) < _SLICE and not out.endswith(" ") and not piece[:1].isspace():
+            out += " "
+        out += piece
+    return out
+
+
+def read_details(lines: list[str]) -> Details:
+    """Read the `:86:` lines (the first without its tag)."""
+    joined = "".join(lines)
+    match = _STRUCTURED.match(joined)
+    if match is None:
+        text = join_free_text(lines)
+        sub = {key: _clean(value) for key, value in _SLASHED.findall(text)}
+        return Details(
+            text=text,
+            structured=False,
+            remittance=_clean(text),
+            name=sub.get("NAME"),
+            account=sub.get("IBAN"),
+            end_to_end_id=sub.get("EREF"),
+            mandate_id=sub.get("MARF"),
+            return_reason=sub.get("RTRN"),
+        )
+    fields: dict[str, list[str]] = {}
+    pieces = _MARKS[match["mark"]].split(joined[3:])
+    for number, value in zip(pieces[1::2], pieces[2::2], strict=True):
+        fields.setdefault(number, []).append(value)
+    purpose = _join_slices(
+        [v for n in (*map(str, range(20, 30)), "60", "61", "62", "63") for v in fields.get(n, [])]
+    )
+    keyed = _keywords(purpose)
+    name = _clean(_join_slices(fields.get("32", []) + fields.get("33", [])))
+    remittance = keyed.get("SVWZ", purpose)
+    return Details(
+        text=joined,
+        structured=True,
+        remittance=_clean(remittance),
+        name=name,
+        account=_clean("".join(fields.get("31", []))),
+        end_to_end_id=_clean(keyed.get("EREF")),
+        mandate_id=_clean(keyed.get("MREF")),
+        return_reason=_clean("".join(fields.get("34", []))),
+    )
+
+
+def _keywords(purpose: str) -> dict[str, str]:
+    """The SEPA keyword values of a purpose (`EREF+...SVWZ+...`); text before the first keyword
+    under ''. A purpose without keywords is all under ''."""
+    parts = _KEYWORD.split(purpose)
+    keyed = {"": parts[0]} if parts[0].strip() else {}
+    for key, value in zip(parts[1::2], parts[2::2], strict=True):
+        keyed.setdefault(key.strip(), value)
+    return keyed
