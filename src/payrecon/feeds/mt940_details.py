@@ -6,8 +6,10 @@ into slices of 27, both without regard to words, so the joins decide whether a r
 survives (`RG-00` + `1234` must give `RG-001234`, `Rechnung` + `RG-001234` must not give
 `RechnungRG-001234`):
 
-* Structured text joins its physical lines with nothing: its subfield marks delimit it, and a
-  wrap falls anywhere, even inside a mark (`?2` / `1`). Lines keep their trailing spaces.
+* Structured text: a full physical line (65 characters, 61 after the `:86:` tag for banks that
+  count it) was cut by width, anywhere, even inside a mark (`?2` / `1`), and joins the next with
+  nothing. A shorter line ended early at a space the bank then trimmed, so a space follows,
+  unless a subfield mark starts the next line or ends this one.
 * A purpose or name slice that fills its 27 characters was cut by width: the next slice goes on
   without a space. A shorter slice ended where the bank chose, at a word: a space follows.
 * Free text: a full line (65 characters) whose last character and the next line's first are both
@@ -23,12 +25,14 @@ from dataclasses import dataclass
 
 _STRUCTURED = re.compile(r"^(?P<code>\d{3})(?P<mark>[?>])\d{2}")
 _MARKS = {"?": re.compile(r"\?(\d{2})"), ">": re.compile(r">(\d{2})")}
+_ENDS_IN_MARK = {"?": re.compile(r"\?\d?$"), ">": re.compile(r">\d?$")}
 _SLICE = 27
 _FULL_LINE = 65
 # SEPA keywords in the purpose (DK "Technische Anlage 3"); "BIC " is four characters too.
 _KEYWORD = re.compile(
     r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC |PURP|COAM|OAMT|SQTP|ORCR|ORMR|DDAT|MDAT)\+"
 )
+_IDENTIFIERS = frozenset({"EREF", "KREF", "MREF", "CRED", "DEBT", "IBAN", "BIC"})
 # Dutch and other banks: /EREF/<end-to-end id>/MARF/<mandate>/NAME/.../REMI/...
 _SLASHED = re.compile(r"/(EREF|MARF|NAME|IBAN|RTRN)/+([^/]+)")
 
@@ -72,10 +76,21 @@ def _join_slices(slices: list[str]) -> str:
     return out
 
 
+def _join_structured(lines: list[str], mark: str) -> str:
+    out = lines[0]
+    for n, (previous, line) in enumerate(itertools.pairwise(lines)):
+        full = len(previous) >= _FULL_LINE - (4 if n == 0 else 0)
+        # A line cannot start with ':' or '-' in SWIFT; one that does was wrapped by a tool.
+        at_mark = line.startswith((mark, ":", "-")) or _ENDS_IN_MARK[mark].search(previous)
+        spaced = previous[-1:].isspace() or line[:1].isspace()
+        out += line if full or at_mark or spaced else f" {line}"
+    return out
+
+
 def read_details(lines: list[str]) -> Details:
     """Read the `:86:` lines (the first without its tag)."""
-    joined = "".join(lines)
-    match = _STRUCTURED.match(joined)
+    match = _STRUCTURED.match("".join(lines))
+    joined = _join_structured(lines, match["mark"]) if match else ""
     if match is None:
         text = join_free_text(lines)
         sub = {key: _clean(value) for key, value in _SLASHED.findall(text)}
@@ -98,7 +113,10 @@ def read_details(lines: list[str]) -> Details:
     )
     keyed = _keywords(purpose)
     name = _clean(_join_slices(fields.get("32", []) + fields.get("33", [])))
-    remittance = keyed.get("SVWZ", purpose)
+    # The purpose proper (SVWZ), else what is not an identifier keyword (EREF, MREF, ...).
+    remittance = keyed.get("SVWZ")
+    if remittance is None:
+        remittance = " ".join(v for k, v in keyed.items() if k not in _IDENTIFIERS)
     return Details(
         text=joined,
         structured=True,
