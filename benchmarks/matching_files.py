@@ -271,7 +271,7 @@ def _slices(text: str, style: int) -> list[str]:
     return [p.strip() for p in pieces if p.strip()] if style == 2 else pieces
 
 
-def gvc_details(line: Line, style: int) -> str:
+def gvc_details(line: Line, style: int, prima_nota: str = "931") -> str:
     """The `:86:` content of a German bank for `line`: GVC code, ?00 posting text, the SEPA
     keywords in ?20..?29 and ?60..?63, ?31 IBAN, ?32/?33 name. Banks differ, so four styles:
     0 each keyword starts a new slice; 1 the keywords run on in one text cut every 27
@@ -290,7 +290,7 @@ def gvc_details(line: Line, style: int) -> str:
     else:
         purpose = _slices(" ".join(keyed), style)
     numbers = [*range(20, 30), *range(60, 64)]
-    out = f"{code}?00{posting}?10931"
+    out = f"{code}?00{posting}?10{prima_nota}"
     out += "".join(f"?{n}{piece}" for n, piece in zip(numbers, purpose, strict=False))
     if line.payer_account:
         out += f"?30COBADEFFXXX?31{line.payer_account}"
@@ -331,6 +331,8 @@ def write_mt940_gvc(
                 f":61:{line.day:%y%m%d}{line.day:%m%d}{mark}{_swift_amount(line.amount)}"
                 f"NTRFNONREF//{line.external_id}\n"
             )
-            wrapped = _wrap(gvc_details(line, n % 4), n % 4)
+            # The bank's batch number (Primanota) varies in length, and so do the wrap points.
+            prima_nota = str(9301 + 7 * n)[: 3 + n % 3]
+            wrapped = _wrap(gvc_details(line, n % 4, prima_nota), n % 4)
             out.write(":86:" + "\n".join(wrapped) + "\n")
         out.write(f":62F:C{last:%y%m%d}{currency}{_swift_amount(OPENING + net)}\n-\n")
