@@ -55,7 +55,7 @@ _COUNT_SUM = re.compile(r"^(?P<count>\d+)(?P<currency>[A-Z]{3})(?P<amount>\d+,\d
 _IBAN = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
 _STATEMENT_LINE = re.compile(
     r"(?P<value>\d{6})(?P<entry>\d{4}|\s{4})?(?P<mark>R?[DCdc]|r[dc])(?P<funds>[A-Z])?"
-    r"[ \n]?(?P<amount>\d[\d,]{0,20})(?P<type>[A-Z][A-Z0-9 ]{3})?(?P<rest>.*)",
+    r"[ \n]?(?P<amount>\d[\d,]*)(?P<type>[A-Z][A-Z0-9 ]{3})?(?P<rest>.*)",
     re.DOTALL,
 )
 _STATEMENT_TAGS = ("20", "25", "28", "28C", "60F", "60M", "62F", "62M", "90D", "90C", "34F")
@@ -124,11 +124,13 @@ def _split(text: str, strays: list[_Stray]) -> Iterator[_Message]:
             if current is not None:
                 yield current
                 current = None
-            if tag is not None and tag["tag"][:2] in ("61", "86", "60", "62", "25"):
+            if line.startswith("-"):
+                stray = None
+            elif stray is not None and line.strip():
+                stray.last = number
+            elif tag is not None and tag["tag"][:2] in ("61", "86", "60", "62", "25"):
                 stray = _Stray(number, number, tag["tag"])
                 strays.append(stray)
-            elif stray is not None and line.strip() and not line.startswith("-"):
-                stray.last = number
             continue
         if tag is not None:
             current.fields.append(_Field(tag["tag"], number, [tag["value"]]))

@@ -20,6 +20,7 @@ from pathlib import Path
 from payrecon.domain.errors import FeedFormatError
 from payrecon.domain.lines import StatementLine
 from payrecon.feeds.statement import (
+    FeedNotice,
     FeedStream,
     StatementBook,
     StatementHeader,
@@ -36,6 +37,8 @@ _TOKEN = re.compile(
 _AMOUNT = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _DATE = re.compile(r"^(\d{8})")
 _STATEMENTS = ("STMTRS", "CCSTMTRS")
+# The responses that carry a STATUS: the sign-on and each statement request.
+_WRAPPERS = ("SONRS", "STMTTRNRS", "CCSTMTTRNRS")
 
 
 @dataclass(slots=True)
@@ -145,6 +148,7 @@ class _Reader:
         return decimal_amount(self.file, place, raw.replace(",", "."))
 
     def statements(self, root: _Node) -> FeedStream:
+        notices = list(self.statuses(root))
         found = [s for name in _STATEMENTS for s in root.iter(name)]
         # An OFX response without statements (`<OFX></OFX>`) is an empty download, not an error;
         # an investment statement is a statement this reader cannot turn into bank lines.
@@ -152,8 +156,33 @@ class _Reader:
             raise FeedFormatError(
                 self.file, self.place(other, "INVSTMTRS"), "investment statements are not read"
             )
+        yield from notices
         for number, statement in enumerate(sorted(found, key=lambda s: s.line), start=1):
             yield from self.statement(statement, f"{statement.name} {number}")
+
+    def statuses(self, root: _Node) -> Iterator[FeedNotice]:
+        """Refuse a response whose sign-on or statement request failed (a STATUS with a CODE
+        other than 0 and SEVERITY ERROR, or a failed request that returned no statement): it
+        is the bank's error message, not an empty statement. A warning beside a statement is
+        passed on as a notice."""
+        for wrapper in (w for name in _WRAPPERS for w in root.iter(name)):
+            status = next((c for c in wrapper.children if c.name == "STATUS"), None)
+            code = status.value("CODE") if status is not None else None
+            if status is None or code in (None, "0"):
+                continue
+            severity = (status.value("SEVERITY") or "").upper()
+            message = status.value("MESSAGE")
+            place = self.place(status, f"{wrapper.name}/STATUS")
+            said = f"code {code}" + (f" ({severity})" if severity else "")
+            said += f": {message[:200]!r}" if message else ", no message"
+            has_statement = any(next(wrapper.iter(n), None) for n in _STATEMENTS)
+            if (
+                severity == "ERROR"
+                or severity not in ("INFO", "WARN")
+                or (wrapper.name != "SONRS" and not has_statement)
+            ):
+                raise FeedFormatError(self.file, place, f"the bank answered with an error, {said}")
+            yield FeedNotice(self.file, place, f"the bank's status {said}")
 
     def statement(self, node: _Node, label: str) -> FeedStream:
         account = node.value("BANKACCTFROM/ACCTID") or node.value("CCACCTFROM/ACCTID")

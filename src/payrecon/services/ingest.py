@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, select, update
 
 from payrecon.domain.errors import FeedFormatError, NotFound
 from payrecon.domain.lines import StatementLine
-from payrecon.feeds import detect_format, read_statement_file
+from payrecon.feeds import FeedNotice, detect_format, read_feed
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
 from payrecon.services.owner_accounts import normalise_account, owner_accounts
@@ -167,6 +168,22 @@ def statement_line_row(
     }
 
 
+def _lines_logging_notices(path: Path, feed_id: int, filename: str) -> Iterator[StatementLine]:
+    """The file's lines; the reader's notices (entries skipped, a stray part set aside, a field
+    cut) are logged, since a person must be able to find out why a file gave fewer lines."""
+    for item in read_feed(path):
+        if isinstance(item, StatementLine):
+            yield item
+        elif isinstance(item, FeedNotice):
+            log.warning(
+                "feeds.file.notice",
+                feed_id=feed_id,
+                filename=filename,
+                place=item.place,
+                notice=item.message,
+            )
+
+
 def ingest_feed_file(
     engine: Engine, store_dir: Path, feed_file_id: int, *, batch_size: int = 5000
 ) -> IngestResult:
@@ -186,7 +203,9 @@ def ingest_feed_file(
             owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
             rows = (
                 statement_line_row(feed.id, owner_of(line, seq), seq, line, now)
-                for seq, line in enumerate(read_statement_file(path), start=1)
+                for seq, line in enumerate(
+                    _lines_logging_notices(path, feed.id, feed.filename), start=1
+                )
             )
             for batch in batched(rows, batch_size):
                 lines += len(batch)
