@@ -70,9 +70,10 @@ def observe(path: Path, verify: bool) -> dict[str, Any]:
         assert result.exit_code == 1
         (error,) = errors
         message = error.removeprefix("error: ")
-        name, place, problem = (message.split(": ", 2) + ["", ""])[:3]
+        name, place, problem = [*message.split(": ", 2), "", ""][:3]
         assert name == path.name, f"the refusal does not name the file: {message!r}"
-        assert place and problem, f"the refusal does not name a place: {message!r}"
+        assert place, f"the refusal does not name a place: {message!r}"
+        assert problem, f"the refusal does not say what is wrong: {message!r}"
         out["refused"] = message
     else:
         assert not errors
