@@ -138,7 +138,7 @@ class _Reader:
 
     def trailer(self, record: _Record, totals: _Totals, what: str, count_field: int) -> None:
         """Check a 49/98/99 record: its control total and its record count (which includes it)."""
-        fields = record.fields()
+        fields = [*record.fields(), "", "", ""]
         if self.verify:
             stated = self.integer(record, fields[1], "control total")
             check_equal(
@@ -206,7 +206,7 @@ class _Reader:
             if record.code == "49":
                 self.trailer(record, totals, "account", 2)
                 opening, closing = (
-                    None if code not in balances else Decimal(balances[code]).scaleb(-scale)
+                    None if code not in balances else Decimal(f"{balances[code]}e-{scale}")
                     for code in ("010", "015")
                 )
                 if self.verify and opening is not None and closing is not None:
@@ -324,7 +324,11 @@ class _Reader:
             m[1]: m[2] for c in record.continuations if (m := _KEYED.match(_unslash(c).strip()))
         }
         remittance = " ".join(p for p in (text, *map(_unslash, record.continuations)) if p.strip())
-        amount = Decimal(abs(raw)).scaleb(-scale) * (1 if int(code) < 400 else -1)
+        # Built from text and negated by copy: exact at any length (context arithmetic would round
+        # a 40-digit amount to 28 digits before the bound refuses it).
+        amount = Decimal(f"{abs(raw)}e-{scale}")
+        if int(code) >= 400:
+            amount = amount.copy_negate()
         return raw, build_line(
             book,
             f"line {record.line} (record 16)",

@@ -69,6 +69,17 @@ class _Node:
 
 
 def _tree(file: str, text: str, first_line: int) -> _Node:
+    # A comment or CDATA section left open would send the tokenizer to the end of the text once
+    # for every opening: refused here in one pass (if the last opening closes, all do).
+    for opening, closing, what in (
+        ("<!--", "-->", "comment"),
+        ("<![CDATA[", "]]>", "CDATA"),
+        ("<", ">", "tag"),
+    ):
+        start = text.rfind(opening)
+        if start >= 0 and text.find(closing, start + len(opening)) < 0:
+            line = text.count("\n", 0, start) + first_line
+            raise FeedFormatError(file, f"line {line}", f"{what} not closed")
     newlines = [m.start() for m in re.finditer("\n", text)]
     root = _Node("document", 1)
     stack = [root]
