@@ -81,6 +81,8 @@ _ACCOUNTS = {
     False: ("cdtracct_iban", "cdtracct_othr", "dbtracct_iban", "dbtracct_othr"),
 }
 _STATEMENT_ACCOUNT = ("iban", "othr", "bban", "upic", "prtry_acct")
+_ENTRY_REFERENCES = ("ref", "ntry_ref")
+_SIGNS = frozenset({"CRDT", "DBIT"})
 PROLOG_BYTES = 65536
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -171,6 +173,7 @@ class _Entry(NamedTuple):
     """What every line of one Ntry shares."""
 
     place: str
+    amount_text: str
     amount: Decimal
     currency: str
     booking: date
@@ -212,7 +215,9 @@ class _CamtReader:
                 problem = f"not an ISO 20022 amount: {text if text is None else text[:40]!r}"
                 raise FeedFormatError(self.file, f"{place}/{path}", problem)
         value = Decimal(text)
-        check_amount(self.file, f"{place}/{path}", value)
+        # Within the ledger's bounds unless long or with five decimals: only those are checked.
+        if len(text) > 15 or text[-6:-5] == ".":
+            check_amount(self.file, f"{place}/{path}", value)
         return value
 
     def signed(self, values: Values, place: str, prefix: str = "") -> Decimal:
@@ -316,7 +321,18 @@ class _CamtReader:
         place = f"{st.place}/Ntry[{st.entries}] (line {elem.sourceline})"
         # ISO 20022: CdtDbtInd is the direction of this booking; RvslInd only says it undoes an
         # earlier one (CRDT + RvslInd: a debit came back, money in). See docs/ingestion.md.
-        amount = self.signed(values, place)
+        # The common case written out (short amount, plain indicator); `signed` words the errors.
+        text, indicator = values.get("amt"), values.get("ind")
+        if (
+            indicator in _SIGNS
+            and text is not None
+            and len(text) <= 15
+            and text[-6:-5] != "."
+            and _AMOUNT.match(text)
+        ):
+            amount = Decimal(text) if indicator == "CRDT" else -Decimal(text)
+        else:
+            amount = self.signed(values, place)
         status = values.get("sts")
         if status is not None and status != "BOOK" and (status := status.strip()) != "BOOK":
             # Pending and informational entries (PDNG, INFO, FUTR) have not moved money. They
@@ -332,8 +348,17 @@ class _CamtReader:
         else:
             st.debits += 1
             st.debit_sum -= amount
-        value = self.date_of(values, "val", place, "ValDt")
-        booking = self.date_of(values, "bookg", place, "BookgDt") or value
+        dates = self.dates  # a cache hit is the common case
+        text = values.get("val")
+        value = (
+            None if text is None else dates.get(text) or self.date_of(values, "val", place, "ValDt")
+        )
+        text = values.get("bookg")
+        booking = (
+            value
+            if text is None
+            else dates.get(text) or self.date_of(values, "bookg", place, "BookgDt")
+        )
         if booking is None:
             if st.undated is None:
                 problem = "no BookgDt or ValDt, and no statement period or creation date to take"
@@ -344,15 +369,19 @@ class _CamtReader:
         if st.closing_date is None or (value or booking) <= st.closing_date:
             st.booked_to_closing_date += amount
         currency = values.get("amt@") or st.currency or ""
-        entry = _Entry(
-            place=place,
-            amount=amount,
-            currency=currency,
-            booking=booking,
-            value=value,
-            reference=_first(values, ("ref", "ntry_ref")),
-            code=_bank_code(values),
-            note=clean(values.get("note")),
+        note = values.get("note")
+        entry = (
+            _Entry(  # place, amount_text, amount, currency, booking, value, reference, code, note
+                place,
+                values["amt"],
+                amount,
+                currency,
+                booking,
+                value,
+                clean(_first(values, _ENTRY_REFERENCES)),
+                _bank_code(values),
+                None if note is None else clean(note),
+            )
         )
         details: list[Values] = values.get("details") or []
         if len(details) <= 1:
@@ -373,7 +402,10 @@ class _CamtReader:
         if not details:
             return
         place = f"{entry.place}/NtryDtls/TxDtls[1]"
-        own = self.detail_amount(details[0], entry.currency, place)
+        detail = details[0]
+        if detail.get("amt") is not None and detail.get("amt") == entry.amount_text:
+            return  # the detail states the entry's own amount, in the entry's currency or none
+        own = self.detail_amount(detail, entry.currency, place)
         if self.verify and own is not None and own[0] != abs(entry.amount):
             problem = f"amount {own[0]} differs from the entry amount {abs(entry.amount)}"
             raise FeedFormatError(self.file, place, problem)
@@ -431,13 +463,18 @@ class _CamtReader:
             code = _bank_code(detail) or code
             ref = detail.get("ref")
         remittance = remittance or entry.note
+        # The detail's own AcctSvcrRef, else the entry's; the end-to-end id only if neither is a
+        # usable reference (so the ids of files read before stay as they were).
+        reference = usable_reference(clean(ref) or entry.reference) or usable_reference(e2e)
         return build_line(
             st.book,
             entry.place if n == 1 else f"{entry.place}/NtryDtls/TxDtls[{n}]",
-            usable_reference(ref) or entry.reference or usable_reference(e2e),
+            reference,
             # No reference at all: the content and the position in the statement, so that two
             # identical transactions of one day stay two lines.
-            (
+            ()
+            if reference
+            else (
                 st.account,
                 st.statement_id,
                 st.index,

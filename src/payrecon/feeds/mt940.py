@@ -43,6 +43,7 @@ from payrecon.feeds.statement import (
     check_equal,
     clean,
     decimal_amount,
+    usable_reference,
 )
 
 _TAG = re.compile(r"^:(?P<tag>[0-9]{2}[A-Z]?|NS):(?P<value>.*)$", re.DOTALL)
@@ -109,9 +110,8 @@ def _split(text: str, strays: list[_Stray]) -> Iterator[_Message]:
     """The messages of the file; content outside them is appended to `strays`."""
     current: _Message | None = None
     stray: _Stray | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip("\r\n")
-        tag = _TAG.match(line)
+    for number, line in enumerate(text.splitlines(), start=1):
+        tag = _TAG.match(line) if line[:1] == ":" else None
         if tag is not None and tag["tag"] not in _TAGS:
             tag = None
         if tag is not None and tag["tag"] == "20":
@@ -278,11 +278,15 @@ class _Reader:
         counterparty_account = details.account if details else None
         if counterparty_account is None and supplementary and _IBAN.match(supplementary):
             counterparty_account = supplementary
+        # The content hash is needed only when there is no usable bank reference.
+        legacy = usable_reference(bank_ref) is None
         return build_line(
             book,
             place,
             bank_ref,
-            _legacy_key(
+            ()
+            if not legacy
+            else _legacy_key(
                 book.account,
                 value_date,
                 booking,

@@ -27,6 +27,7 @@ _STRUCTURED = re.compile(r"^(?P<code>\d{3})(?P<mark>[?>])\d{2}")
 _MARKS = {"?": re.compile(r"\?(\d{2})"), ">": re.compile(r">(\d{2})")}
 _ENDS_IN_MARK = {"?": re.compile(r"\?\d?$"), ">": re.compile(r">\d?$")}
 _SLICE = 27
+_PURPOSE = (*map(str, range(20, 30)), "60", "61", "62", "63")
 _FULL_LINE = 65
 # SEPA keywords in the purpose (DK "Technische Anlage 3"); "BIC " is four characters too.
 _KEYWORD = re.compile(
@@ -108,9 +109,7 @@ def read_details(lines: list[str]) -> Details:
     pieces = _MARKS[match["mark"]].split(joined[3:])
     for number, value in zip(pieces[1::2], pieces[2::2], strict=True):
         fields.setdefault(number, []).append(value)
-    purpose = _join_slices(
-        [v for n in (*map(str, range(20, 30)), "60", "61", "62", "63") for v in fields.get(n, [])]
-    )
+    purpose = _join_slices([v for n in _PURPOSE if n in fields for v in fields[n]])
     keyed = _keywords(purpose)
     name = _clean(_join_slices(fields.get("32", []) + fields.get("33", [])))
     # The purpose proper (SVWZ), else what is not an identifier keyword (EREF, MREF, ...).
