@@ -165,8 +165,21 @@ def read_into(elem: etree._Element, table: Compiled, out: Values) -> None:
                 if kind == 0:
                     if key not in out and (text := grandchild.text) is not None:
                         out[key] = text
+                elif kind == 1:  # LIST (Ustrd)
+                    if (text := grandchild.text) is not None:
+                        out.setdefault(key, []).append(text)
                 else:
                     _read_one(grandchild, kind, key, deeper, out)
+        elif kind == 6:  # FIRST_CHILD (the dates)
+            if key not in out:
+                for first in child:
+                    if (text := first.text) is not None:
+                        out[key] = text
+                    break
+        elif kind == 2:  # AMOUNT
+            if key not in out and (text := child.text) is not None:
+                out[key] = text
+                out[key + "@"] = child.get("Ccy")
         else:
             _read_one(child, kind, key, inner, out)
 
