@@ -612,7 +612,7 @@ def read_camt(path: Path, *, verify: bool = True) -> FeedStream:
 def _walk(reader: _CamtReader, events: Any) -> FeedStream:
     file = reader.file
     st: _Statement | None = None
-    count = 0
+    count = kept = 0
     statements = _STATEMENTS
     for _, elem in events:
         if not reader.kind:
@@ -630,15 +630,24 @@ def _walk(reader: _CamtReader, events: Any) -> FeedStream:
             yield from reader.entry_lines(st, elem)  # a list: cheaper than a generator
             if st.book.notices:
                 yield from st.book.drain()
+            # Free what has been read: the entry's content now, and every 256 entries the
+            # emptied siblings before it in one cut (never those after it: iterparse may have
+            # built the next entries already).
+            elem.clear()
+            kept += 1
+            if kept == 256:
+                del parent[: parent.index(elem)]
+                kept = 0
+            continue
         elif parent.tag[reader.strip :].startswith("BkToCstmr"):
             if st is None:
                 count += 1
                 st = reader.open_statement(elem, count)
             yield from reader.finish(st)
-            st = None
+            st, kept = None, 0
         else:
             continue
-        # Free what has been read: the element's content and every sibling before it.
+        # Free the statement and every sibling before it.
         elem.clear()
         while elem.getprevious() is not None:
             del parent[0]
