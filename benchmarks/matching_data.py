@@ -24,6 +24,7 @@ from benchmarks.matching_files import (
     write_customers,
     write_invoices,
     write_mt940,
+    write_mt940_gvc,
     write_owners,
     write_truth,
 )
@@ -31,9 +32,17 @@ from benchmarks.matching_payouts import write_payouts
 from benchmarks.matching_scenarios import Generator
 from benchmarks.matching_world import OWNERS
 
+RENDERINGS = ("own", "camt053", "mt940")
 
-def write_dataset(seed: int, lines: int, out: Path) -> dict[str, object]:
-    """Generate and write the data set; returns its manifest (also written as manifest.json)."""
+
+def write_dataset(seed: int, lines: int, out: Path, *, render: str = "own") -> dict[str, object]:
+    """Generate and write the data set; returns its manifest (also written as manifest.json).
+
+    `render` "own" writes each owner's statement in its own format (owner 1 camt.053, owner 2
+    MT940 with Dutch-style subfields); "camt053" and "mt940" write the same payments of every
+    owner as camt.053, or as MT940 the way German banks write it (GVC `:86:` cut into 27-character
+    slices and wrapped at 65 characters), so that the two renderings can be scored side by side.
+    """
     generator = Generator(seed, lines)
     generator.generate()
     out.mkdir(parents=True, exist_ok=True)
@@ -52,8 +61,11 @@ def write_dataset(seed: int, lines: int, out: Path) -> dict[str, object]:
         ]
         if not own:
             continue
-        name = f"statement-{owner.id}.{'camt053.xml' if owner.file_format == 'camt053' else 'sta'}"
-        writer = write_camt053 if owner.file_format == "camt053" else write_mt940
+        kind = owner.file_format if render == "own" else render
+        name = f"statement-{owner.id}.{'camt053.xml' if kind == 'camt053' else 'sta'}"
+        writer = {"camt053": write_camt053, "mt940": write_mt940_gvc}[kind]
+        if render == "own" and kind == "mt940":
+            writer = write_mt940
         writer(out / name, f"BENCH-{seed}-{owner.id}", owner.account, owner.currency, own)
         files.append(name)
     write_truth(out / "truth.jsonl", generator.lines)
@@ -65,6 +77,7 @@ def write_dataset(seed: int, lines: int, out: Path) -> dict[str, object]:
         "invoices": len(generator.invoices),
         "payouts": len(generator.payouts),
         "files": files,
+        "render": render,
         "owners": [
             {"id": o.id, "account": o.account, "invoice_number_format": o.number_format}
             for o in OWNERS
@@ -81,8 +94,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--render", choices=RENDERINGS, default="own")
     args = parser.parse_args()
-    print(json.dumps(write_dataset(args.seed, args.lines, args.out), indent=2))
+    print(json.dumps(write_dataset(args.seed, args.lines, args.out, render=args.render), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Accuracy and end-to-end speed of matching on labelled data sets (`benchmarks.matching_data`).
 
     .venv/bin/python -m benchmarks.matching_score --seeds 1 2 3 --lines 10000 [--postgres]
+        [--render own|camt053|mt940 ...]
 
 For each seed: generate the data set, import owners, customers and invoices, then time ingest
 (both statements) and reconcile through the services, as `payrecon ingest` runs them. Then
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from benchmarks.matching_data import write_dataset
+from benchmarks.matching_data import RENDERINGS, write_dataset
 from benchmarks.matching_payouts import load_payouts
 from sqlalchemy import Engine, func, select
 
@@ -201,10 +202,10 @@ def scratch_database(postgres: bool, directory: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_seed(seed: int, lines: int, postgres: bool) -> Score:
+def run_seed(seed: int, lines: int, postgres: bool, render: str = "own") -> Score:
     with tempfile.TemporaryDirectory(prefix=f"match-bench-{seed}-") as tmp:
         directory = Path(tmp)
-        write_dataset(seed, lines, directory / "data")
+        write_dataset(seed, lines, directory / "data", render=render)
         with scratch_database(postgres, directory) as url:
             upgrade_schema(url)
             engine = make_engine(url)
@@ -259,14 +260,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--render",
+        choices=RENDERINGS,
+        nargs="+",
+        default=["own"],
+        help="statement formats: each owner's own, or every owner's payments as camt.053 or as "
+        "German MT940 (GVC :86: wrapped at 65); several are scored one after the other",
+    )
     args = parser.parse_args()
-    total = Score()
-    for seed in args.seeds:
-        result = run_seed(seed, args.lines, args.postgres)
-        report(f"seed {seed} ({'PostgreSQL' if args.postgres else 'SQLite'})", result)
-        total.add(result)
-    if len(args.seeds) > 1:
-        report("all seeds", total)
+    for render in args.render:
+        total = Score()
+        for seed in args.seeds:
+            result = run_seed(seed, args.lines, args.postgres, render)
+            database = "PostgreSQL" if args.postgres else "SQLite"
+            report(f"seed {seed} ({database}, rendered {render})", result)
+            total.add(result)
+        if len(args.seeds) > 1:
+            report(f"all seeds, rendered {render}", total)
 
 
 if __name__ == "__main__":

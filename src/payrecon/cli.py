@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from payrecon.bootstrap import Container, get_container
 from payrecon.domain.errors import PayreconError
@@ -27,7 +28,8 @@ out = Console()
 
 
 def _fail(exc: PayreconError, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+    # Escaped: a message quotes file contents, which must not be read as console markup.
+    err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -173,12 +175,20 @@ def parse(
         bool, typer.Option("--no-verify", help="Skip balance and total checks.")
     ] = False,
 ) -> None:
-    """Print the normalised lines of a bank file as JSON lines; writes nothing."""
-    from payrecon.feeds import read_statement_file
+    """Print the normalised lines of a bank file as JSON lines; writes nothing.
+
+    Notices (entries not booked and skipped, fields cut, parts of the file set aside) go to
+    standard error, so that a file that gives fewer lines than expected says why."""
+    from payrecon.domain.lines import StatementLine
+    from payrecon.feeds import FeedNotice, read_feed
 
     try:
-        for line in read_statement_file(file, verify=not no_verify):
-            sys.stdout.write(json.dumps(line.as_json_dict()) + "\n")
+        for item in read_feed(file, verify=not no_verify):
+            if isinstance(item, StatementLine):
+                sys.stdout.write(json.dumps(item.as_json_dict()) + "\n")
+            elif isinstance(item, FeedNotice):
+                err.print(f"[yellow]note:[/yellow] {escape(str(item))}", highlight=False,
+                          soft_wrap=True)  # fmt: skip
     except PayreconError as exc:
         raise _fail(exc, 1) from None
 

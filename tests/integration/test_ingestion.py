@@ -160,3 +160,24 @@ def test_inbox_moves_files_to_done_or_quarantine_with_a_reason(
     assert (again.duplicates, again.new_lines) == (1, 0)
     assert (inbox / "done" / "good-again.xml").exists()
     assert count(engine, t.statement_lines) == 4
+
+
+VARIANTS = Path(__file__).resolve().parents[1] / "fixtures" / "bank-variants"
+
+
+def test_an_amount_beyond_the_ledger_is_quarantined_at_parse_time(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """An OFX TRNAMT of 40 digits used to pass `parse` and crash the insert; now the file is
+    quarantined with its place, and nothing is written."""
+    load_ledger(engine)
+    store = tmp_path / "store"
+    path = VARIANTS / "ofx-amount-beyond-ledger.ofx"
+    result = ingest_feed_file(engine, store, receive_file(engine, store, path).feed_file_id)
+    assert result.status == "quarantined"
+    assert result.error is not None
+    assert result.error.startswith(
+        "ofx-amount-beyond-ledger.ofx: STMTRS 1/STMTTRN 1 (line 9)/TRNAMT: amount "
+    )
+    assert "more than 15 integer digits" in result.error
+    assert count(engine, t.statement_lines) == 0

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from payrecon.domain.errors import FeedFormatError
 from payrecon.domain.lines import StatementLine
 from payrecon.domain.money import minor_unit_exponent
 from payrecon.feeds.statement import (
     FeedStream,
-    ReferenceBook,
+    StatementBook,
     StatementHeader,
     build_line,
     check_balance,
@@ -38,12 +39,14 @@ _KEYED = re.compile(r"^(EREF|DBNM|CRNM|DACT|CACT|REMI):\s*(.*)$")
 
 @dataclass(slots=True)
 class _Record:
-    """One logical record: the record itself and the 88 continuations that follow it."""
+    """One logical record: the record itself and the 88 continuations that follow it, each with
+    the file line it starts on."""
 
     code: str
     line: int
     text: str
     continuations: list[str] = field(default_factory=list)
+    continuation_lines: list[int] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -54,6 +57,20 @@ class _Record:
         for more in self.continuations:
             parts += _unslash(more).split(",")
         return parts
+
+    def physical(self) -> list[tuple[str, int, str]]:
+        """(record code, line, text) of the record and of each continuation."""
+        return [(self.code, self.line, self.text)] + [
+            ("88", line, text)
+            for line, text in zip(self.continuation_lines, self.continuations, strict=True)
+        ]
+
+
+class _Place(NamedTuple):
+    """Where a field was read: the physical record's code and line."""
+
+    code: str
+    line: int
 
 
 def _unslash(text: str) -> str:
@@ -75,6 +92,7 @@ def _records(file: str, text: str) -> Iterator[_Record]:
                     current.text = f"{current.text.rstrip()} {piece}"
                 else:
                     current.continuations.append(piece[3:])
+                    current.continuation_lines.append(number)
                 continue
             if current is not None:
                 yield current
@@ -96,10 +114,10 @@ class _Reader:
         self.file = path.name
         self.verify = verify
 
-    def fail(self, record: _Record, problem: str) -> FeedFormatError:
+    def fail(self, record: _Record | _Place, problem: str) -> FeedFormatError:
         return FeedFormatError(self.file, f"line {record.line} (record {record.code})", problem)
 
-    def integer(self, record: _Record, text: str, what: str) -> int:
+    def integer(self, record: _Record | _Place, text: str, what: str) -> int:
         text = text.strip()
         if not _AMOUNT.match(text):
             raise self.fail(record, f"{what}: not a whole number: {text!r}")
@@ -120,7 +138,7 @@ class _Reader:
 
     def trailer(self, record: _Record, totals: _Totals, what: str, count_field: int) -> None:
         """Check a 49/98/99 record: its control total and its record count (which includes it)."""
-        fields = record.fields()
+        fields = [*record.fields(), "", "", ""]
         if self.verify:
             stated = self.integer(record, fields[1], "control total")
             check_equal(
@@ -174,20 +192,21 @@ class _Reader:
         group_currency: str,
     ) -> FeedStream:
         """An 03 record, its 16 records and its 49 trailer; adds its totals to the group's."""
-        fields = [*head.fields(), "", ""]
+        fields = [*_unslash(head.text).split(","), "", ""]
         number, currency = fields[1].strip(), fields[2].strip() or group_currency
         if not number:
             raise self.fail(head, "no account number")
         scale = minor_unit_exponent(currency)
         totals = _Totals(records=head.count)
-        balances = self.summary(head, fields[3:], totals)
-        book, lines, total = ReferenceBook(), 0, Decimal(0)
+        balances = self.summary(head, totals)
+        book = StatementBook(self.file, number, f"line {head.line} (record 03)")
+        lines, total = 0, Decimal(0)
         for record in records:
             totals.records += record.count
             if record.code == "49":
                 self.trailer(record, totals, "account", 2)
                 opening, closing = (
-                    None if code not in balances else Decimal(balances[code]).scaleb(-scale)
+                    None if code not in balances else Decimal(f"{balances[code]}e-{scale}")
                     for code in ("010", "015")
                 )
                 if self.verify and opening is not None and closing is not None:
@@ -207,21 +226,68 @@ class _Reader:
             yield line
         raise FeedFormatError(self.file, "end of file", f"account {number} has no trailer (49)")
 
-    def summary(self, record: _Record, fields: list[str], totals: _Totals) -> dict[str, int]:
-        """The 03 record's type-code/amount/count/funds-type groups; returns amounts by code."""
+    def summary(self, record: _Record, totals: _Totals) -> dict[str, int]:
+        """The 03 record's type-code/amount/count/funds-type groups; returns amounts by code.
+
+        The groups run on from the 03 into its 88 continuations, and banks cut them in two ways:
+        the BAI2 samples end a record inside a group (`...,400,2000000,,,190/` then
+        `88,500000,,,`), the continuation going on with the next field; a US bank ends every
+        record after a whole group and a comma that delimits nothing (`...,015,350,,,/`), the
+        continuation starting a new group. So fields left empty at the end of a record are
+        defaults, not a group, and a group cut by a slash takes its missing fields from the
+        continuation unless they do not fit (a funds type that is none), in which case the slash
+        defaulted them. Errors name the physical record (03 or 88) holding the field.
+        """
         amounts: dict[str, int] = {}
-        i = 0
-        while i < len(fields):
-            code, amount = fields[i].strip(), fields[i + 1].strip() if i + 1 < len(fields) else ""
-            funds = fields[i + 3].strip() if i + 3 < len(fields) else ""
-            i += 4 + self.funds_fields(record, funds, fields[i + 4 : i + 5])
-            if amount:
-                value = self.integer(record, amount, f"amount of type code {code}")
-                totals.amount += value
-                amounts.setdefault(code, value)
+        pending: list[tuple[str, _Place]] = []
+        for n, (code, line, text) in enumerate(record.physical()):
+            where = _Place(code, line)
+            own = [(f, where) for f in _unslash(text).split(",")[3 if n == 0 else 0 :]]
+            fields, carried = pending + own, len(pending)
+            pending = []
+            i = 0
+            while i < len(fields):
+                group = fields[i:]
+                if not any(f.strip() for f, _ in group):
+                    break  # nothing but defaults to the end of the record
+                try:
+                    width = self.group_width(group)
+                except FeedFormatError:
+                    if i != 0 or not carried:
+                        raise
+                    # The continuation does not fit the group the last record cut short: the
+                    # slash defaulted that group's remaining fields.
+                    self.add_group(fields[:carried], totals, amounts)
+                    i = carried
+                    carried = 0
+                    continue
+                if width > len(group):
+                    pending = group  # the group goes on in the next continuation
+                    break
+                self.add_group(group[:width], totals, amounts)
+                i += width
+        if pending:
+            self.add_group(pending, totals, amounts)
         return amounts
 
-    def funds_fields(self, record: _Record, funds: str, first: list[str]) -> int:
+    def group_width(self, group: list[tuple[str, _Place]]) -> int:
+        """Fields of the group that starts `group`: 4 and those its funds type adds."""
+        if len(group) < 4:
+            return 4
+        funds, where = group[3][0].strip(), group[3][1]
+        extra = group[4:5]
+        return 4 + self.funds_fields(where, funds, [extra[0][0]] if extra else [])
+
+    def add_group(
+        self, group: list[tuple[str, _Place]], totals: _Totals, amounts: dict[str, int]
+    ) -> None:
+        type_code = group[0][0].strip()
+        if len(group) > 1 and (amount := group[1][0].strip()):
+            value = self.integer(group[1][1], amount, f"amount of type code {type_code}")
+            totals.amount += value
+            amounts.setdefault(type_code, value)
+
+    def funds_fields(self, record: _Record | _Place, funds: str, first: list[str]) -> int:
         """How many fields follow a funds type: V date+time, S three amounts, D n pairs."""
         if funds in ("", "0", "1", "2", "Z"):
             return 0
@@ -240,7 +306,7 @@ class _Reader:
         currency: str,
         scale: int,
         as_of: dt.date,
-        book: ReferenceBook,
+        book: StatementBook,
     ) -> tuple[int, StatementLine]:
         """One 16 record: the amount as written (for the control total) and its line."""
         parts = _unslash(record.text).split(",", 4) + [""] * 4
@@ -258,16 +324,20 @@ class _Reader:
             m[1]: m[2] for c in record.continuations if (m := _KEYED.match(_unslash(c).strip()))
         }
         remittance = " ".join(p for p in (text, *map(_unslash, record.continuations)) if p.strip())
-        amount = Decimal(abs(raw)).scaleb(-scale) * (1 if int(code) < 400 else -1)
+        # Built from text and negated by copy: exact at any length (context arithmetic would round
+        # a 40-digit amount to 28 digits before the bound refuses it).
+        amount = Decimal(f"{abs(raw)}e-{scale}")
+        if int(code) >= 400:
+            amount = amount.copy_negate()
         return raw, build_line(
-            reference=bank_ref,
-            fallback_key=("bai2", account, as_of, code, amount, customer_ref, remittance),
-            book=book,
-            account=account,
-            booking_date=as_of,
-            value_date=value_date,
-            amount=amount,
-            currency=currency,
+            book,
+            f"line {record.line} (record 16)",
+            bank_ref,
+            ("bai2", account, as_of, code, amount, customer_ref, remittance),
+            as_of,
+            value_date,
+            amount,
+            currency,
             counterparty_name=keyed.get("DBNM" if amount >= 0 else "CRNM"),
             counterparty_account=keyed.get("DACT" if amount >= 0 else "CACT"),
             remittance=clean(remittance),

@@ -22,7 +22,7 @@ import yaml
 from payrecon.domain.errors import FeedFormatError
 from payrecon.feeds.statement import (
     FeedStream,
-    ReferenceBook,
+    StatementBook,
     StatementHeader,
     build_line,
     decimal_amount,
@@ -280,7 +280,7 @@ def read_csv(path: Path, *, profile: str | None = None, verify: bool = True) -> 
             path.name, "line 1 (header)", f"the header fits no bundled CSV profile ({names})"
         )
     pattern = chosen.amount_pattern()
-    books: dict[str, ReferenceBook] = {}
+    books: dict[str, StatementBook] = {}
     totals: dict[tuple[str, str], tuple[int, Decimal]] = {}
     for row in _rows(path, chosen):
         if any(
@@ -306,20 +306,25 @@ def read_csv(path: Path, *, profile: str | None = None, verify: bool = True) -> 
         )
         amount = _signed_amount(row, chosen, pattern)
         extra = {k: text.get(k) for k in _TEXT_FIELDS}
+        if (book := books.get(account)) is None:
+            head = chosen.columns.get("account", ("account",))[0]
+            book = books[account] = StatementBook(row.file, account, row.place(head))
         line = build_line(
-            reference=text.get("reference"),
-            fallback_key=("csv", account, booking, value, amount, currency, *extra.values()),
-            book=books.setdefault(account, ReferenceBook()),
-            account=account,
-            booking_date=booking,
-            value_date=value,
-            amount=amount,
-            currency=currency,
+            book,
+            f"line {row.line}",
+            text.get("reference"),
+            ("csv", account, booking, value, amount, currency, *extra.values()),
+            booking,
+            value,
+            amount,
+            currency,
             **extra,
         )
         count, total = totals.get((account, currency), (0, Decimal(0)))
         totals[(account, currency)] = (count + 1, total + amount)
         yield line
+        if book.notices:
+            yield from book.drain()
     for (account, currency), (count, total) in totals.items():
         yield StatementHeader(path.name, "csv", None, account, currency, None, None, count, total)
 

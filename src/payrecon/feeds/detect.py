@@ -146,6 +146,20 @@ def read_statement_file(
     return (item for item in stream if isinstance(item, StatementLine))
 
 
+def read_feed(path: Path, *, verify: bool = True, csv_profile: str | None = None) -> FeedStream:
+    """Everything the reader yields, in file order: the lines, a `StatementHeader` after each
+    statement's lines, and `FeedNotice`s (entries skipped, fields cut, parts set aside)."""
+    return _open(path, verify, csv_profile)
+
+
+def numbered_lines(
+    path: Path, *, verify: bool = True, csv_profile: str | None = None
+) -> Iterator[tuple[int, StatementLine]]:
+    """The lines with their sequence numbers, 1 for the first line of the file, in file order:
+    the `seq` ingest stores, so that a chunk of the stream can be written on its own."""
+    return enumerate(read_statement_file(path, verify=verify, csv_profile=csv_profile), start=1)
+
+
 def read_statements(
     path: Path, *, verify: bool = True, csv_profile: str | None = None
 ) -> Iterator[StatementHeader]:

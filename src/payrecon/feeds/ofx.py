@@ -20,8 +20,9 @@ from pathlib import Path
 from payrecon.domain.errors import FeedFormatError
 from payrecon.domain.lines import StatementLine
 from payrecon.feeds.statement import (
+    FeedNotice,
     FeedStream,
-    ReferenceBook,
+    StatementBook,
     StatementHeader,
     build_line,
     clean,
@@ -36,6 +37,8 @@ _TOKEN = re.compile(
 _AMOUNT = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _DATE = re.compile(r"^(\d{8})")
 _STATEMENTS = ("STMTRS", "CCSTMTRS")
+# The responses that carry a STATUS: the sign-on and each statement request.
+_WRAPPERS = ("SONRS", "STMTTRNRS", "CCSTMTTRNRS")
 
 
 @dataclass(slots=True)
@@ -66,6 +69,17 @@ class _Node:
 
 
 def _tree(file: str, text: str, first_line: int) -> _Node:
+    # A comment or CDATA section left open would send the tokenizer to the end of the text once
+    # for every opening: refused here in one pass (if the last opening closes, all do).
+    for opening, closing, what in (
+        ("<!--", "-->", "comment"),
+        ("<![CDATA[", "]]>", "CDATA"),
+        ("<", ">", "tag"),
+    ):
+        start = text.rfind(opening)
+        if start >= 0 and text.find(closing, start + len(opening)) < 0:
+            line = text.count("\n", 0, start) + first_line
+            raise FeedFormatError(file, f"line {line}", f"{what} not closed")
     newlines = [m.start() for m in re.finditer("\n", text)]
     root = _Node("document", 1)
     stack = [root]
@@ -145,6 +159,7 @@ class _Reader:
         return decimal_amount(self.file, place, raw.replace(",", "."))
 
     def statements(self, root: _Node) -> FeedStream:
+        notices = list(self.statuses(root))
         found = [s for name in _STATEMENTS for s in root.iter(name)]
         # An OFX response without statements (`<OFX></OFX>`) is an empty download, not an error;
         # an investment statement is a statement this reader cannot turn into bank lines.
@@ -152,8 +167,33 @@ class _Reader:
             raise FeedFormatError(
                 self.file, self.place(other, "INVSTMTRS"), "investment statements are not read"
             )
+        yield from notices
         for number, statement in enumerate(sorted(found, key=lambda s: s.line), start=1):
             yield from self.statement(statement, f"{statement.name} {number}")
+
+    def statuses(self, root: _Node) -> Iterator[FeedNotice]:
+        """Refuse a response whose sign-on or statement request failed (a STATUS with a CODE
+        other than 0 and SEVERITY ERROR, or a failed request that returned no statement): it
+        is the bank's error message, not an empty statement. A warning beside a statement is
+        passed on as a notice."""
+        for wrapper in (w for name in _WRAPPERS for w in root.iter(name)):
+            status = next((c for c in wrapper.children if c.name == "STATUS"), None)
+            code = status.value("CODE") if status is not None else None
+            if status is None or code in (None, "0"):
+                continue
+            severity = (status.value("SEVERITY") or "").upper()
+            message = status.value("MESSAGE")
+            place = self.place(status, f"{wrapper.name}/STATUS")
+            said = f"code {code}" + (f" ({severity})" if severity else "")
+            said += f": {message[:200]!r}" if message else ", no message"
+            has_statement = any(next(wrapper.iter(n), None) for n in _STATEMENTS)
+            if (
+                severity == "ERROR"
+                or severity not in ("INFO", "WARN")
+                or (wrapper.name != "SONRS" and not has_statement)
+            ):
+                raise FeedFormatError(self.file, place, f"the bank answered with an error, {said}")
+            yield FeedNotice(self.file, place, f"the bank's status {said}")
 
     def statement(self, node: _Node, label: str) -> FeedStream:
         account = node.value("BANKACCTFROM/ACCTID") or node.value("CCACCTFROM/ACCTID")
@@ -167,17 +207,20 @@ class _Reader:
         if ledger is not None and (ledger.value("BALAMT") or ledger.value("DTASOF")):
             closing = self.amount(ledger, "BALAMT", f"{label}/LEDGERBAL")
             self.date(ledger, "DTASOF", f"{label}/LEDGERBAL")
-        book, total, count = ReferenceBook(), Decimal(0), 0
+        book = StatementBook(self.file, account, f"{self.place(node, label)}/ACCTID")
+        total, count = Decimal(0), 0
         for n, trn in enumerate(node.iter("STMTTRN"), start=1):
-            line = self.line(trn, f"{label}/STMTTRN {n}", account, currency, book)
+            line = self.line(trn, f"{label}/STMTTRN {n}", currency, book)
             total, count = total + line.amount, count + 1
             yield line
+            if book.notices:
+                yield from book.drain()
         yield StatementHeader(
             self.file, "ofx", None, account, currency or "", None, closing, count, total
         )
 
     def line(
-        self, trn: _Node, label: str, account: str, currency: str | None, book: ReferenceBook
+        self, trn: _Node, label: str, currency: str | None, book: StatementBook
     ) -> StatementLine:
         posted = self.date(trn, "DTPOSTED", label)
         if posted is None:
@@ -200,14 +243,14 @@ class _Reader:
         ]
         remittance = " ".join(p for p in (trn.value("MEMO") or name, *extras) if p)
         return build_line(
-            reference=trn.value("FITID"),
-            fallback_key=("ofx", account, posted, amount, line_currency, name, remittance),
-            book=book,
-            account=account,
-            booking_date=posted,
-            value_date=value,
-            amount=amount,
-            currency=line_currency.upper(),
+            book,
+            self.place(trn, label),
+            trn.value("FITID"),
+            ("ofx", book.account, posted, amount, line_currency, name, remittance),
+            posted,
+            value,
+            amount,
+            line_currency.upper(),
             counterparty_name=name,
             counterparty_account=trn.value("BANKACCTTO/ACCTID") or trn.value("CCACCTTO/ACCTID"),
             remittance=remittance or None,

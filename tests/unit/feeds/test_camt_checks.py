@@ -146,10 +146,15 @@ def test_batch_lines_take_the_entry_sign_and_version_02_amounts(tmp_path: Path) 
     assert lines[0].remittance == "INV-D1"
 
 
-def test_details_without_amounts_cannot_be_split(tmp_path: Path) -> None:
-    doc = camt053(entry("10.00", details=detail(ref="X") + detail(ref="Y")), closing="10.00")
-    with pytest.raises(FeedFormatError, match="not all with an amount"):
-        list(read_statement_file(write(tmp_path, doc), verify=False))
+def test_details_without_amounts_are_read_as_one_line(tmp_path: Path) -> None:
+    # Issue 13, item 2: the entry is one line; the details' texts and references are its evidence.
+    doc = camt053(
+        entry("10.00", ref="E", details=detail(ref="X") + detail(ref="Y")), closing="10.00"
+    )
+    for verify in (True, False):
+        (line,) = read_statement_file(write(tmp_path, doc), verify=verify)
+        assert (line.external_id, line.amount) == ("E", Decimal("10.00"))
+        assert line.remittance == "INV-X INV-Y"
 
 
 def test_reversal_is_booked_in_the_direction_of_its_indicator(tmp_path: Path) -> None:

@@ -25,6 +25,9 @@ BALANCED = {
     "self-provided-february_30.sta": (1, "-6.00"),
     "self-provided-gv_codes.sta": (2, "-257.45"),
     "self-provided-long_statement_number.sta": (0, "0"),
+    # A 2022 :61: appended after the 2004 message's end mark: the statement is read, the stray
+    # line reported in a notice (issue 13, item 8; see test_bank_variants.py).
+    "self-provided-multiline.sta": (1, "-5"),
     "self-provided-raphaelm.sta": (9, "95000.00"),
     "self-provided-transaction_details_wrapped.sta": (1, "-6.00"),
     "self-provided-wrapped_timestamp.sta": (1, "-6.00"),
@@ -50,7 +53,6 @@ REFUSED = {
     "self-provided-invalid_statement.sta": ("start of file", "unrecognised format"),
     "self-provided-empty_non_swift.sta": ("line 1", "no MT940/MT942 statement"),
     "self-provided-sparkassen.sta": ("line 1", ":61: outside a statement"),
-    "self-provided-multiline.sta": ("line 38", ":61: outside a statement"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, Engine, select, update
 from payrecon.domain.errors import FeedFormatError, NotFound
 from payrecon.domain.lines import StatementLine
 from payrecon.domain.matching.rules import RuleBook
-from payrecon.feeds import detect_format, read_statement_file
+from payrecon.feeds import FeedNotice, detect_format, read_feed
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
 from payrecon.services.reconciliation.owner_accounts import normalise_account, owner_accounts
@@ -184,6 +185,22 @@ _LINE_COLUMNS = (
 )  # fmt: skip
 
 
+def _lines_logging_notices(path: Path, feed_id: int, filename: str) -> Iterator[StatementLine]:
+    """The file's lines; the reader's notices (entries skipped, a stray part set aside, a field
+    cut) are logged, since a person must be able to find out why a file gave fewer lines."""
+    for item in read_feed(path):
+        if isinstance(item, StatementLine):
+            yield item
+        elif isinstance(item, FeedNotice):
+            log.warning(
+                "feeds.file.notice",
+                feed_id=feed_id,
+                filename=filename,
+                place=item.place,
+                notice=item.message,
+            )
+
+
 def store_lines(conn: Connection, rows: list[dict[str, Any]], rules: RuleBook) -> int:
     """Route each line (`routing.route_batch`) and store the new ones with their routes, in
     bulk (COPY on PostgreSQL), each written once; returns how many were new. A line already
@@ -246,7 +263,9 @@ def ingest_feed_file(
             owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
             rows = (
                 statement_line_row(feed.id, owner_of(line, seq), seq, line, now)
-                for seq, line in enumerate(read_statement_file(path), start=1)
+                for seq, line in enumerate(
+                    _lines_logging_notices(path, feed.id, feed.filename), start=1
+                )
             )
             for batch in batched(rows, batch_size):
                 lines += len(batch)
