@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, PayreconError
+from payrecon.domain.matching.references import normalise_account
 from payrecon.domain.money import RoundingMode, parse_amount
+from payrecon.services.admin.bank_accounts import valid_bic, valid_iban
 from payrecon.services.clock import utcnow
 from payrecon.store import tables as t
 from payrecon.store.bulk import advance_id_sequence, batched, insert_ignoring_conflicts, upsert
@@ -59,10 +61,6 @@ class ImportResult:
     rows: int
     created: int
     updated: int
-
-
-def normalise_iban(value: str) -> str:
-    return "".join(value.split()).upper()
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -114,6 +112,12 @@ def _places(raw: str) -> int:
     return places
 
 
+_OWNER_CHECKS: dict[str, Callable[[str], str]] = {
+    "bank_iban": valid_iban,
+    "bank_swift_code": valid_bic,
+}
+
+
 def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
     """Columns contract_owner_id, name, and optionally price_rounding_mode, price_decimal_places,
     bank_account_name, bank_iban, bank_account_number, bank_sort_code, bank_swift_code,
@@ -139,7 +143,8 @@ def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
         }
         for column in OWNER_OPTIONAL[2:]:
             value = row.get(column) or None
-            owner[column] = normalise_iban(value) if value and column == "bank_iban" else value
+            check = _OWNER_CHECKS.get(column)
+            owner[column] = _cell(path, line, column, check, value) if value and check else value
         owners.append(owner)
     with engine.begin() as conn:
         existing = set(conn.execute(select(t.contract_owners.c.id)).scalars())
@@ -178,7 +183,7 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
             }
         )
         accounts.extend(
-            (external_id, normalise_iban(i)) for i in row["iban"].split(";") if i.strip()
+            (external_id, normalise_account(i)) for i in row["iban"].split(";") if i.strip()
         )
         if row["mandate_id"]:
             mandates.append((external_id, row["mandate_id"]))

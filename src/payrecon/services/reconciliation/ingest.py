@@ -21,7 +21,7 @@ from payrecon.domain.lines import StatementLine
 from payrecon.feeds import detect_format, read_statement_file
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
-from payrecon.services.reconciliation.owner_accounts import normalise_account, owner_accounts
+from payrecon.services.reconciliation.owner_accounts import owner_accounts, owner_of_account
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched, insert_ignoring_conflicts
 
@@ -129,7 +129,7 @@ class _OwnerOf:
     def __call__(self, line: StatementLine, seq: int) -> int:
         owner = self.seen.get(line.account)
         if owner is None:
-            owner = self.accounts.get(normalise_account(line.account))
+            owner = owner_of_account(self.accounts, line.account)
             if owner is None:
                 raise UnknownAccount(
                     self.filename,
