@@ -7,11 +7,11 @@ column. Rows are upserted by their external id, so importing a file twice adds n
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -20,8 +20,11 @@ from payrecon.domain.matching.references import normalise_account
 from payrecon.domain.money import RoundingMode, parse_amount
 from payrecon.services.admin.bank_accounts import valid_bic, valid_iban
 from payrecon.services.clock import utcnow
+from payrecon.services.operations import progress
 from payrecon.store import tables as t
 from payrecon.store.bulk import advance_id_sequence, batched, insert_ignoring_conflicts, upsert
+
+T = TypeVar("T")
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -61,6 +64,14 @@ class ImportResult:
     rows: int
     created: int
     updated: int
+
+
+def _counted(batches: Iterable[list[T]]) -> Iterator[tuple[int, list[T]]]:
+    """Each batch with the number of rows in it and before it."""
+    done = 0
+    for batch in batches:
+        done += len(batch)
+        yield done, batch
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -203,7 +214,8 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
         )
         advance_id_sequence(conn, t.contract_owners)
         existing = set(conn.execute(select(t.customers.c.external_id)).scalars())
-        for batch in batched(customers, 5000):
+        for done, batch in _counted(batched(customers, 5000)):
+            progress.report("importing customers", done, len(customers))
             upsert(
                 conn,
                 t.customers,
@@ -281,7 +293,8 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
                     str(path), f"line {line}, column customer_id", f"unknown customer {customer!r}"
                 )
             rows.append({**values, "customer_id": ids[customer]})
-        for batch in batched(rows, 5000):
+        for done, batch in _counted(batched(rows, 5000)):
+            progress.report("importing invoices", done, len(rows))
             upsert(
                 conn,
                 t.invoices,

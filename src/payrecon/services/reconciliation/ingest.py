@@ -21,6 +21,7 @@ from payrecon.domain.lines import StatementLine
 from payrecon.feeds import detect_format, read_statement_file
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
+from payrecon.services.operations import progress
 from payrecon.services.reconciliation.owner_accounts import owner_accounts, owner_of_account
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched, insert_ignoring_conflicts
@@ -195,6 +196,7 @@ def ingest_feed_file(
                         conn, t.statement_lines, batch, ["account", "external_id"]
                     )
                 )
+                progress.report(f"ingesting {feed.filename}", lines)
             conn.execute(
                 update(t.feed_files)
                 .where(t.feed_files.c.id == feed.id)

@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text, update
 
 from payrecon.domain.matching import (
     InvoiceBook,
@@ -49,6 +49,7 @@ from payrecon.domain.matching import (
 from payrecon.domain.rules import RuleBook, RuleSetError
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
+from payrecon.services.operations import progress
 from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
@@ -136,6 +137,7 @@ def reconcile_pending(
         lock_reconciliation(conn)
         renumbered = sync_invoice_keys(conn)
     names: PayerNameIndex | None = None
+    pending = _pending_count(engine) if progress.watched() else None
     while True:
         with engine.begin() as conn:
             lock_reconciliation(conn)
@@ -148,8 +150,15 @@ def reconcile_pending(
                 suggest_payers(result, lines, names, rules)
             _write(conn, result, {line.id: line for line in lines})
         _tally(total, lines, result)
+        progress.report("reconciling", total.lines, pending)
     log.info("match.run.done", invoice_keys_refreshed=renumbered, **total.as_dict())
     return total
+
+
+def _pending_count(engine: Engine) -> int:
+    sl = t.statement_lines
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(sl.c.status == "pending")).scalar_one())
 
 
 def _match_chunk(
