@@ -1,6 +1,6 @@
 """How a command prints: a summary as text (default), as one JSON document on stdout (`--json`,
 for scripts), or not at all (`--quiet`: errors only); progress bars on standard error, only when
-it is a terminal and the command is neither quiet nor printing JSON."""
+it is a terminal and the command is not quiet (with `--json` too: stdout stays the document's)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Output:
     @contextmanager
     def progress(self) -> Iterator[None]:
         """Bars for what the services report while the block runs, when anyone can see them."""
-        if not (self.text and err.is_terminal):
+        if self.quiet or not err.is_terminal:
             yield
             return
         columns = (

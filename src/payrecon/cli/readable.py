@@ -1,6 +1,7 @@
 """Help that reads well. Typer shows each parameter's Python type (`<bool>`, `<list[Path]>`);
 the command-line convention (click's, git's) is an upper-case word for a value, nothing for a
-flag, and `FILE...` (not `{FILE}...`) for a required argument. `install()` makes Typer's help do that; a test reads every command's help for leftovers.
+flag, and `FILE...` (not `{FILE}...`) for a required argument. `install()` makes Typer's help
+do that; a test reads every command's help for leftovers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""The command line as a person and a script see it: a progress bar on a terminal during a
+50,000-line ingest, none when standard error is not a terminal, and `--json` that parses. On
+SQLite with the in-process broker, in a pseudo-terminal driven by pexpect."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.integration.test_pipeline_services import DATA
+
+BIN = Path(sys.executable).parent
+LINES = 50_000
+ACCOUNT = "GB33BUKB20201555555555"  # the owner's account in tests/data/contract_owners.csv
+BAR = "━"  # what rich draws a bar with
+
+
+def write_statement(path: Path, lines: int) -> None:
+    """A CSV statement of the bundled generic profile (the demo's columns)."""
+    start = date(2026, 10, 1)
+    with path.open("w") as out:
+        out.write("date,amount,currency,reference,counterparty_name,counterparty_account,")
+        out.write("remittance,account\n")
+        for n in range(lines):
+            day = start + timedelta(days=n % 28)
+            out.write(f"{day},{10 + n % 500}.{n % 100:02d},GBP,BR{n:07d},Payer {n % 997},,")
+            out.write(f"transfer {n},{ACCOUNT}\n")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("cli")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYRECON_")}
+    env |= {"COLUMNS": "120", "PAYRECON_LOG_FORMAT": "json", "TERM": "xterm-256color"}
+    for args in (
+        ["db", "upgrade"],
+        ["import", "contract-owners", str(DATA / "contract_owners.csv")],
+    ):
+        subprocess.run(
+            [str(BIN / "payrecon"), *args], cwd=tmp, env=env, check=True, capture_output=True
+        )
+    write_statement(tmp / "big.csv", LINES)
+    write_statement(tmp / "small.csv", 20)
+    return tmp, env
+
+
+def test_a_terminal_sees_the_progress_bar_of_a_large_ingest(
+    workdir: tuple[Path, dict[str, str]],
+) -> None:
+    tmp, env = workdir
+    child = pexpect.spawn(
+        str(BIN / "payrecon"),
+        ["ingest", "big.csv"],
+        cwd=str(tmp),
+        env=env,
+        encoding="utf-8",
+        timeout=600,
+        dimensions=(40, 120),
+    )
+    transcript = io.StringIO()
+    child.logfile_read = transcript
+    child.expect("ingesting big.csv")
+    child.expect(BAR)
+    child.expect(f"big.csv: processed \\([^)]*\\), {LINES} lines, {LINES} new")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "reconciling" in transcript.getvalue()  # a bar per stage
+
+
+def test_no_bar_when_stderr_is_not_a_terminal_and_json_parses(
+    workdir: tuple[Path, dict[str, str]],
+) -> None:
+    tmp, env = workdir
+    result = subprocess.run(
+        [str(BIN / "payrecon"), "ingest", "small.csv", "--json"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert BAR not in result.stderr
+    assert "ingesting" not in result.stderr
+    document = json.loads(result.stdout)
+    (feed,) = document["files"]
+    assert (feed["filename"], feed["status"], feed["lines"]) == ("small.csv", "processed", 20)
+    # The same file again: a duplicate, said in JSON too.
+    again = subprocess.run(
+        [str(BIN / "payrecon"), "ingest", "small.csv", "--json"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert json.loads(again.stdout)["files"][0]["duplicate"] is True
+    status = subprocess.run(
+        [str(BIN / "payrecon"), "status", "--json"],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    assert report["services"] == {"database": "ok", "broker": "ok"}
+    assert report["owners"][0]["iban"] == "GB33BUKB20201555555555"
+    assert report["waiting"]["pending_lines"] == 0
+
+
+def test_quiet_prints_nothing_but_errors(workdir: tuple[Path, dict[str, str]]) -> None:
+    tmp, env = workdir
+    child = pexpect.spawn(
+        str(BIN / "payrecon"),
+        ["import", "contract-owners", str(DATA / "contract_owners.csv"), "--quiet"],
+        cwd=str(tmp),
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert (child.before or "").strip() == ""
