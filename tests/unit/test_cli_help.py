@@ -18,7 +18,8 @@ runner = CliRunner()
 def commands(group: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [(*prefix, c.name or c.callback.__name__) for c in group.registered_commands]  # type: ignore[union-attr]
     for sub in group.registered_groups:
-        assert sub.name is not None and sub.typer_instance is not None
+        assert sub.name is not None
+        assert sub.typer_instance is not None
         found += commands(sub.typer_instance, (*prefix, sub.name))
     return found
 
