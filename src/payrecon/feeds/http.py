@@ -183,8 +183,7 @@ class _Transient(Exception):
 
     def __init__(self, problem: str, response: httpx.Response | None = None) -> None:
         super().__init__(problem)
-        self.problem = problem
-        self.response = response
+        self.problem, self.response = problem, response
         self.status = None if response is None else response.status_code
 
 
@@ -285,13 +284,6 @@ class ProviderHTTP:
             )
         raise _Transient(problem, response)
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        """The server's word on a response (Retry-After, rate-limit reset), else backoff."""
-        response = _failure(state).response
-        if response is None:
-            return self.policy.backoff(state.attempt_number)
-        return self._server_wait(response, state.attempt_number)
-
     def _give_up(self, state: tenacity.RetryCallState, where: str, path: str) -> NoReturn:
         failure, attempts, wait = _failure(state), state.attempt_number, state.upcoming_sleep
         last = f"HTTP {failure.status} {failure.problem}" if failure.status else failure.problem
@@ -301,17 +293,19 @@ class ProviderHTTP:
             raise ProviderRateLimitedError(message, attempts=attempts, retry_after=wait)
         raise ProviderUnavailableError(message, attempts=attempts, status=failure.status)
 
-    def _server_wait(self, response: httpx.Response, attempt: int) -> float:
+    def _wait(self, state: tenacity.RetryCallState) -> float:
         """Retry-After if given; on 429 the rate-limit reset next; else jittered backoff."""
-        now = self.policy.now()
-        hints = [response.headers.get(RETRY_AFTER_HEADER)]
-        if response.status_code == 429:
-            hints.append(_header(response, RESET_HEADERS))
-        for value in hints:
-            wait = parse_wait(value, now) if value else None
-            if wait is not None:
-                return wait
-        return self.policy.backoff(attempt)
+        response = _failure(state).response
+        if response is not None:
+            now = self.policy.now()
+            hints = [response.headers.get(RETRY_AFTER_HEADER)]
+            if response.status_code == 429:
+                hints.append(_header(response, RESET_HEADERS))
+            for value in hints:
+                wait = parse_wait(value, now) if value else None
+                if wait is not None:
+                    return wait
+        return self.policy.backoff(state.attempt_number)
 
     def _note_quota(self, response: httpx.Response) -> None:
         remaining, reset = _header(response, REMAINING_HEADERS), _header(response, RESET_HEADERS)
