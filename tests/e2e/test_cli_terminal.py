@@ -23,13 +23,14 @@ ACCOUNT = "GB33BUKB20201555555555"  # the owner's account in tests/data/contract
 BAR = "━"  # what rich draws a bar with
 
 
-def write_statement(path: Path, lines: int) -> None:
-    """A CSV statement of the bundled generic profile (the demo's columns)."""
+def write_statement(path: Path, lines: int, *, first: int = 0) -> None:
+    """A CSV statement of the bundled generic profile (the demo's columns); bank references
+    from `first` on."""
     start = date(2026, 10, 1)
     with path.open("w") as out:
         out.write("date,amount,currency,reference,counterparty_name,counterparty_account,")
         out.write("remittance,account\n")
-        for n in range(lines):
+        for n in range(first, first + lines):
             day = start + timedelta(days=n % 28)
             out.write(f"{day},{10 + n % 500}.{n % 100:02d},GBP,BR{n:07d},Payer {n % 997},,")
             out.write(f"transfer {n},{ACCOUNT}\n")
@@ -76,45 +77,52 @@ def test_a_terminal_sees_the_progress_bar_of_a_large_ingest(
     assert "reconciling" in transcript.getvalue()  # a bar per stage
 
 
-def test_no_bar_when_stderr_is_not_a_terminal_and_json_parses(
+def run(tmp: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "payrecon"), *args],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_same_ingest_shows_no_bar_when_stderr_is_not_a_terminal(
     workdir: tuple[Path, dict[str, str]],
 ) -> None:
     tmp, env = workdir
-    result = subprocess.run(
-        [str(BIN / "payrecon"), "ingest", "small.csv", "--json"],
-        cwd=tmp,
+    write_statement(tmp / "big2.csv", LINES, first=LINES)
+    # Standard output on the terminal, standard error into a file.
+    child = pexpect.spawn(
+        "bash",
+        ["-c", f"{BIN / 'payrecon'} ingest big2.csv 2>stderr.txt"],
+        cwd=str(tmp),
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        encoding="utf-8",
+        timeout=600,
+        dimensions=(40, 120),
     )
+    child.expect(f"big2.csv: processed \\([^)]*\\), {LINES} lines, {LINES} new")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    stderr = (tmp / "stderr.txt").read_text()
+    assert BAR not in stderr
+    assert "ingesting" not in stderr
+
+
+def test_json_output_parses(workdir: tuple[Path, dict[str, str]]) -> None:
+    tmp, env = workdir
+    result = run(tmp, env, "ingest", "small.csv", "--json")
     assert result.returncode == 0, result.stderr
-    assert BAR not in result.stderr
-    assert "ingesting" not in result.stderr
-    document = json.loads(result.stdout)
-    (feed,) = document["files"]
+    (feed,) = json.loads(result.stdout)["files"]
     assert (feed["filename"], feed["status"], feed["lines"]) == ("small.csv", "processed", 20)
     # The same file again: a duplicate, said in JSON too.
-    again = subprocess.run(
-        [str(BIN / "payrecon"), "ingest", "small.csv", "--json"],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert json.loads(again.stdout)["files"][0]["duplicate"] is True
-    status = subprocess.run(
-        [str(BIN / "payrecon"), "status", "--json"],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    again = json.loads(run(tmp, env, "ingest", "small.csv", "--json").stdout)
+    assert again["files"][0]["duplicate"] is True
+    status = run(tmp, env, "status", "--json")
     assert status.returncode == 0, status.stdout + status.stderr
     report = json.loads(status.stdout)
     assert report["services"] == {"database": "ok", "broker": "ok"}

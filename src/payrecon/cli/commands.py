@@ -51,6 +51,7 @@ import_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 
+WaitTimeout = Annotated[float, typer.Option(help="Seconds to wait with --wait.", metavar="SECONDS")]
 CsvFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE.csv")]
 
 
@@ -138,9 +139,7 @@ def ingest(
     wait: Annotated[
         bool, typer.Option("--wait", help="With a real broker: wait until reconciled.")
     ] = False,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds to wait with --wait.", metavar="SECONDS")
-    ] = 3600.0,
+    timeout: WaitTimeout = 3600.0,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -416,9 +415,7 @@ def trigger(
     idempotency_key: Annotated[
         str | None, typer.Option(help="Run at most once per key.", metavar="KEY")
     ] = None,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds to wait with --wait.", metavar="SECONDS")
-    ] = 3600.0,
+    timeout: WaitTimeout = 3600.0,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
