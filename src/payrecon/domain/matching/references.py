@@ -31,7 +31,6 @@ _RF = re.compile(r"(?<![A-Za-z0-9])RF(\d{2}) ?([A-Za-z0-9]+(?: [A-Za-z0-9]{1,4})
 # not), unless a marker says it is one ("Invoice no. 52").
 _LABEL_MIN_DIGITS = 3
 _RF_MAX_BODY = 21
-_ACCOUNT_SEPARATORS = re.compile(r"[\s\-/.]+")
 _CURRENCY_SUFFIX = re.compile(r"(.{8,}\d)[A-Z]{3}")  # MT940 :25: "NL69INGB0123456789EUR"
 _FINNISH_WEIGHTS = (7, 3, 1)
 NATIONAL_FINNISH = "fi"
@@ -86,7 +85,11 @@ def normalise_account(account: str) -> str:
     out, capitals, and a currency code that a bank appended (MT940 `:25:`
     "NL69INGB0123456789EUR") dropped. Cheap on purpose: the matcher calls it per line; the edges
     validate with schwifty."""
-    compact = account.upper() if account.isalnum() else _ACCOUNT_SEPARATORS.sub("", account).upper()
+    compact = account.upper()
+    if not compact.isalnum():  # str methods, not a regex: about 0.2 µs a call
+        compact = "".join(compact.split())
+        if not compact.isalnum():
+            compact = compact.replace("-", "").replace("/", "").replace(".", "")
     if compact[-1:].isalpha() and (suffixed := _CURRENCY_SUFFIX.fullmatch(compact)):
         return _without_currency(compact, suffixed[1])
     return compact
@@ -102,7 +105,10 @@ def _without_currency(compact: str, stripped: str) -> str:
 
 
 def _iban_checks(iban: str) -> bool:
-    return mod_97_10.is_valid(iban[4:] + iban[:4])
+    try:  # ISO 13616: the IBAN with its first four moved to the end passes ISO 7064 mod 97-10
+        return mod_97_10.checksum(iban[4:] + iban[:4]) == 1
+    except ValueError:  # a character that is no letter or digit
+        return False
 
 
 def creditor_reference(body: str) -> str:
@@ -110,11 +116,14 @@ def creditor_reference(body: str) -> str:
     clean = _NOT_ALNUM.sub("", body).upper()
     if not clean.isalnum() or not 0 < len(clean) <= _RF_MAX_BODY:
         raise ValueError(f"a creditor reference holds 1 to 21 letters or digits, got {body!r}")
-    return f"RF{mod_97_10.calc_check_digits(clean + 'RF')}{clean}"
+    return iso11649.validate(f"RF{mod_97_10.calc_check_digits(clean + 'RF')}{clean}")
 
 
 def creditor_reference_is_valid(check_digits: str, body: str) -> bool:
-    return iso11649.is_valid(f"RF{check_digits}{body}")
+    """Whether `RF<check digits><body>` is an ISO 11649 reference (`body` in capitals and digits,
+    as the reader finds it). stdnum's ISO 7064 check without its `iso11649.validate` wrapper,
+    which raises and catches an exception per failed candidate: the reader tries several."""
+    return 0 < len(body) <= _RF_MAX_BODY and mod_97_10.checksum(f"{body}RF{check_digits}") == 1
 
 
 def finnish_reference_number(reference: str) -> str | None:
