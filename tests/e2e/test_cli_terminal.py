@@ -144,3 +144,17 @@ def test_quiet_prints_nothing_but_errors(workdir: tuple[Path, dict[str, str]]) -
     child.close()
     assert child.exitstatus == 0
     assert (child.before or "").strip() == ""
+
+
+def test_status_names_what_does_not_answer(workdir: tuple[Path, dict[str, str]]) -> None:
+    tmp, env = workdir
+    dead = {**env, "PAYRECON_BROKER_URL": "redis://127.0.0.1:9/0"}  # nothing listens on port 9
+    result = run(tmp, dead, "status", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["services"]["database"] == "ok"
+    assert report["services"]["broker"].startswith("does not answer")
+    assert report["configured"]["broker"] == "redis://127.0.0.1:9/0"
+    text = run(tmp, dead, "status")
+    assert text.returncode == 1
+    assert "does not answer" in text.stdout
