@@ -7,13 +7,13 @@ column. Rows are upserted by their external id, so importing a file twice adds n
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 
 from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, PayreconError
 from payrecon.domain.matching.references import normalise_account
@@ -23,8 +23,6 @@ from payrecon.services.clock import utcnow
 from payrecon.services.operations import progress
 from payrecon.store import tables as t
 from payrecon.store.bulk import advance_id_sequence, batched, insert_ignoring_conflicts, upsert
-
-T = TypeVar("T")
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -66,12 +64,15 @@ class ImportResult:
     updated: int
 
 
-def _counted(batches: Iterable[list[T]]) -> Iterator[tuple[int, list[T]]]:
-    """Each batch with the number of rows in it and before it."""
+def _upsert_in_batches(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], columns: list[str], stage: str
+) -> None:
+    """Upsert `rows` by external id, 5,000 at a time, reporting the progress as `stage`."""
     done = 0
-    for batch in batches:
+    for batch in batched(rows, 5000):
+        upsert(conn, table, batch, ["external_id"], columns)
         done += len(batch)
-        yield done, batch
+        progress.report(stage, done, len(rows))
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -214,22 +215,14 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
         )
         advance_id_sequence(conn, t.contract_owners)
         existing = set(conn.execute(select(t.customers.c.external_id)).scalars())
-        for done, batch in _counted(batched(customers, 5000)):
-            progress.report("importing customers", done, len(customers))
-            upsert(
-                conn,
-                t.customers,
-                batch,
-                ["external_id"],
-                [
-                    "name",
-                    "contract_owner_id",
-                    "currency",
-                    "credit_threshold",
-                    "account_number",
-                    "billing_cycle_id",
-                ],
-            )
+        _upsert_in_batches(
+            conn,
+            t.customers,
+            customers,
+            ["name", "contract_owner_id", "currency", "credit_threshold", "account_number",
+             "billing_cycle_id"],
+            "importing customers",
+        )  # fmt: skip
         ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
         insert_ignoring_conflicts(
             conn,
@@ -293,15 +286,13 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
                     str(path), f"line {line}, column customer_id", f"unknown customer {customer!r}"
                 )
             rows.append({**values, "customer_id": ids[customer]})
-        for done, batch in _counted(batched(rows, 5000)):
-            progress.report("importing invoices", done, len(rows))
-            upsert(
-                conn,
-                t.invoices,
-                batch,
-                ["external_id"],
-                ["invoice_number", "kind", "issue_date", "due_date", "currency", "total"],
-            )
+        _upsert_in_batches(
+            conn,
+            t.invoices,
+            rows,
+            ["invoice_number", "kind", "issue_date", "due_date", "currency", "total"],
+            "importing invoices",
+        )
         _refuse_over_allocated(conn, [r["external_id"] for r in rows])
     created = sum(1 for r in rows if r["external_id"] not in existing)
     return ImportResult(rows=len(rows), created=created, updated=len(rows) - created)
