@@ -41,7 +41,8 @@ def admin_client(engine: Engine, tmp_path: Path) -> TestClient:
 
 
 def bearer(*scopes: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, scopes, ttl=timedelta(minutes=5))}"}
+    # Modules build their headers at import: the token must outlive a slow whole-suite run.
+    return {"Authorization": f"Bearer {issue_token(SECRET, scopes, ttl=timedelta(hours=6))}"}
 
 
 def body_of(response: Response) -> Any:
