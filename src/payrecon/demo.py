@@ -6,11 +6,12 @@ from the database, so a second run prints the same figures: nothing is counted t
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from payrecon.bootstrap import Container, pipeline
@@ -31,43 +32,38 @@ def demo_data_dir() -> Path:
     return Path(str(resources.files("payrecon"))) / "demo_data"
 
 
-def run_demo(container: Container, console: Console, *, timeout: float = 600.0) -> Summary:
+def run_demo(container: Container, console: Console | None, *, timeout: float = 600.0) -> Summary:
+    """Import, ingest, reconcile and summarise; print the summary on `console` when given. The
+    services report their progress (the command line shows it as bars on a terminal)."""
     data = demo_data_dir()
     engine = container.engine
-    columns = (
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        step = progress.add_task("migrating the schema", total=7)
-        upgrade_schema(container.settings.database_url)
-        progress.update(step, advance=1, description="importing contract owners")
-        import_contract_owners(engine, data / "contract_owners.csv")
-        progress.update(step, advance=1, description="importing customers")
-        import_customers(engine, data / "customers.csv")
-        progress.update(step, advance=1, description="importing invoices")
-        import_invoices(engine, data / "invoices.csv")
-        progress.update(step, advance=1, description="receiving statements")
-        received = [
-            receive_file(engine, container.settings.feed_store_dir, data / name, source="demo")
-            for name in STATEMENTS
-        ]
-        progress.update(step, advance=1, description="ingest, reconcile, balances")
-        new_ids = [r.feed_file_id for r in received if not r.duplicate]
-        if new_ids:
-            port = pipeline(container)
-            run = port.files_received(new_ids)
-            if not container.settings.in_process_worker:
-                port.wait(run.task_id, timeout)
-        progress.update(step, advance=1, description="summarising")
-        summary = reconciliation_summary(engine)
-        progress.update(step, advance=1, description="done")
-    if not new_ids:
-        console.print("The statements were ingested before: nothing was added this time.")
-    print_summary(console, summary)
+    upgrade_schema(container.settings.database_url)
+    import_contract_owners(engine, data / "contract_owners.csv")
+    import_customers(engine, data / "customers.csv")
+    import_invoices(engine, data / "invoices.csv")
+    received = [
+        receive_file(engine, container.settings.feed_store_dir, data / name, source="demo")
+        for name in STATEMENTS
+    ]
+    new_ids = [r.feed_file_id for r in received if not r.duplicate]
+    if new_ids:
+        port = pipeline(container)
+        run = port.files_received(new_ids)
+        if not container.settings.in_process_worker:
+            port.wait(run.task_id, timeout)
+    summary = reconciliation_summary(engine)
+    if console is not None:
+        if not new_ids:
+            console.print("The statements were ingested before: nothing was added this time.")
+        print_summary(console, summary)
     return summary
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    """The summary as `payrecon demo --json` prints it (amounts as exact decimal strings)."""
+    document = asdict(summary)
+    document["most_indebted"] = [asdict(d) for d in summary.most_indebted]
+    return document
 
 
 def print_summary(console: Console, summary: Summary) -> None:
@@ -83,7 +79,10 @@ def print_summary(console: Console, summary: Summary) -> None:
     table.add_row("amount unused (on account)", money_text(summary.amount_unused))
     table.add_row("amount unmatched", money_text(summary.amount_unmatched))
     console.print(table)
-    debtors = Table(title="most indebted customers")
+    debtors = Table(
+        title="most indebted customers",
+        caption="balance: negative means the customer owes, positive that it is in credit",
+    )
     for name in ("customer", "name", "balance"):
         debtors.add_column(name, justify="right" if name == "balance" else "left")
     for d in summary.most_indebted:

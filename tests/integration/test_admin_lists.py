@@ -42,8 +42,8 @@ def admin_client(engine: Engine, tmp_path: Path) -> TestClient:
 
 
 def bearer(*scopes: str) -> dict[str, str]:
-    # Modules keep these at import time: a token must outlive a slow session, not five minutes.
-    return {"Authorization": f"Bearer {issue_token(SECRET, scopes, ttl=timedelta(hours=2))}"}
+    # Modules build their headers at import: the token must outlive a slow whole-suite run.
+    return {"Authorization": f"Bearer {issue_token(SECRET, scopes, ttl=timedelta(hours=6))}"}
 
 
 def body_of(response: Response) -> Any:

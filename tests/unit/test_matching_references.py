@@ -12,6 +12,7 @@ from payrecon.domain.matching.references import (
     creditor_reference_is_valid,
     invoice_key,
     invoice_prefix,
+    normalise_account,
     reference_tokens,
 )
 
@@ -105,3 +106,26 @@ def test_a_creditor_reference_of_digits_implies_the_owners_prefix() -> None:
 def test_tokens_for_identifiers() -> None:
     assert reference_tokens("Payment: INV-0001234, (inv-7).") == ["INV-0001234", "inv-7"]
     assert reference_tokens("/EREF/E2E-1/REMI/Acct 0012345.") == ["E2E-1", "0012345"]
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        # What the matcher compared before: spaces out, capitals.
+        ("gb29 nwbk 6016 1331 9268 19", "GB29NWBK60161331926819"),
+        ("GB29NWBK60161331926819", "GB29NWBK60161331926819"),
+        ("de89\t3704 0044 0532 0130 00", "DE89370400440532013000"),
+        # What owner selection handled besides: dashes, slashes and dots, a currency appended.
+        ("60-16-13 31926819", "60161331926819"),
+        ("60.16.13/31926819", "60161331926819"),
+        ("NL69INGB0123456789EUR", "NL69INGB0123456789"),  # MT940 :25:
+        ("0123456789EUR", "0123456789"),
+        # An IBAN that ends in its currency keeps it (Seychelles).
+        ("SC74MCBL01031234567890123456USD", "SC74MCBL01031234567890123456USD"),
+        ("AC000001", "AC000001"),
+        ("12345678", "12345678"),
+    ],
+)
+def test_one_account_normaliser(written: str, normalised: str) -> None:
+    assert normalise_account(written) == normalised
+    assert normalise_account(normalised) == normalised  # idempotent

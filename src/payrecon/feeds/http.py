@@ -1,9 +1,10 @@
 """The HTTP edge shared by every provider client: one retry policy, one transport wrapper, one page.
 
 Every provider call is an idempotent GET sent through `ProviderHTTP.get_json`, which applies
-`RetryPolicy`: an explicit `httpx.Timeout`; exponential backoff with full jitter on 5xx, timeouts
-and connection errors; on 429 the server's `Retry-After` (seconds or an HTTP date), else its
-rate-limit reset header; no retry on any other 4xx; a cap on attempts and on the total time slept.
+`RetryPolicy` through tenacity: an explicit `httpx.Timeout`; exponential backoff with full jitter
+on 5xx, timeouts and connection errors; on 429 the server's `Retry-After` (seconds or an HTTP
+date), else its rate-limit reset header; no retry on any other 4xx; a cap on attempts and on the
+total time slept (tenacity's `idle_for`, so an injected `sleep` makes the tests exact).
 A response saying the quota is spent (`RateLimit-Remaining: 0`) pauses the next request until the
 reset.
 
@@ -33,10 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 
 import httpx
 import structlog
+import tenacity
 from pydantic import SecretStr
 
 from payrecon.domain.errors import FeedFormatError, InvalidAmount, InvalidInput, PayreconError
@@ -176,6 +178,21 @@ def _header(response: httpx.Response, names: tuple[str, ...]) -> str | None:
     return None
 
 
+class _Transient(Exception):
+    """A failed attempt that another may cure: 5xx, 429, a timeout or a connection error."""
+
+    def __init__(self, problem: str, response: httpx.Response | None = None) -> None:
+        super().__init__(problem)
+        self.problem, self.response = problem, response
+        self.status = None if response is None else response.status_code
+
+
+def _failure(state: tenacity.RetryCallState) -> _Transient:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    assert isinstance(failure, _Transient)  # tenacity retries only these
+    return failure
+
+
 class Page(NamedTuple, Generic[RecordT]):
     """One page of a provider list: commit `next_cursor` with the rows made from `records`.
     `next_cursor` is None after the last page (open banking: the last date fully polled)."""
@@ -214,66 +231,81 @@ class ProviderHTTP:
         where = f"{self.provider} GET {path}"
         policy = self.policy
         waited = self._pause_for_quota(where)
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                response = self._client.request(
-                    "GET",
-                    self.base_url + path,
-                    params=query,
-                    headers=self._headers,
-                    auth=self._auth,
-                    timeout=policy.timeout,
-                )
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                problem, status, wait = type(exc).__name__, None, policy.backoff(attempt)
-            except httpx.HTTPError as exc:  # a bad URL or protocol: retrying cannot help
-                raise ProviderError(
-                    self._auth.scrub(f"{where}: {type(exc).__name__}: {exc}")
-                ) from None
-            else:
-                if response.is_success:
-                    self._note_quota(response)
-                    return self._decode(response.content, where)
-                status = response.status_code
-                problem, provider_code = self._describe(response)
-                if status != 429 and status < 500:
-                    raise ProviderRejectedError(
-                        f"{where}: HTTP {status}: {problem}",
-                        status=status,
-                        provider_code=provider_code,
-                    )
-                wait = self._server_wait(response, attempt)
-            if attempt == policy.max_attempts or waited + wait > policy.max_total_wait:
-                last = f"HTTP {status} {problem}" if status else problem
-                message = f"{where}: gave up after {attempt} attempt(s); last: {last}"
-                log.error("provider_gave_up", provider=self.provider, path=path, attempts=attempt)
-                if status == 429:
-                    raise ProviderRateLimitedError(message, attempts=attempt, retry_after=wait)
-                raise ProviderUnavailableError(message, attempts=attempt, status=status)
+
+        def out_of_budget(state: tenacity.RetryCallState) -> bool:
+            slept = waited + state.idle_for + state.upcoming_sleep
+            return state.attempt_number >= policy.max_attempts or slept > policy.max_total_wait
+
+        def retry_log(state: tenacity.RetryCallState) -> None:
+            failure = _failure(state)
             log.warning(
                 "provider_retry",
                 provider=self.provider,
                 path=path,
-                status=status,
-                problem=problem,
-                attempt=attempt,
-                delay_s=round(wait, 3),
+                status=failure.status,
+                problem=failure.problem,
+                attempt=state.attempt_number,
+                delay_s=round(state.upcoming_sleep, 3),
             )
-            policy.sleep(wait)
-            waited += wait
-        raise AssertionError("unreachable: the last attempt raises")
 
-    def _server_wait(self, response: httpx.Response, attempt: int) -> float:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Transient),
+            wait=self._wait,
+            stop=out_of_budget,
+            sleep=policy.sleep,
+            before_sleep=retry_log,
+            retry_error_callback=lambda state: self._give_up(state, where, path),
+        )
+        return retrying(self._attempt, path, query, where)
+
+    def _attempt(self, path: str, query: Mapping[str, str], where: str) -> Any:
+        """One GET: the body, or `_Transient` if another attempt may succeed."""
+        try:
+            response = self._client.request(
+                "GET",
+                self.base_url + path,
+                params=query,
+                headers=self._headers,
+                auth=self._auth,
+                timeout=self.policy.timeout,
+            )
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise _Transient(type(exc).__name__) from None
+        except httpx.HTTPError as exc:  # a bad URL or protocol: retrying cannot help
+            raise ProviderError(self._auth.scrub(f"{where}: {type(exc).__name__}: {exc}")) from None
+        if response.is_success:
+            self._note_quota(response)
+            return self._decode(response.content, where)
+        status = response.status_code
+        problem, provider_code = self._describe(response)
+        if status != 429 and status < 500:
+            raise ProviderRejectedError(
+                f"{where}: HTTP {status}: {problem}", status=status, provider_code=provider_code
+            )
+        raise _Transient(problem, response)
+
+    def _give_up(self, state: tenacity.RetryCallState, where: str, path: str) -> NoReturn:
+        failure, attempts, wait = _failure(state), state.attempt_number, state.upcoming_sleep
+        last = f"HTTP {failure.status} {failure.problem}" if failure.status else failure.problem
+        message = f"{where}: gave up after {attempts} attempt(s); last: {last}"
+        log.error("provider_gave_up", provider=self.provider, path=path, attempts=attempts)
+        if failure.status == 429:
+            raise ProviderRateLimitedError(message, attempts=attempts, retry_after=wait)
+        raise ProviderUnavailableError(message, attempts=attempts, status=failure.status)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
         """Retry-After if given; on 429 the rate-limit reset next; else jittered backoff."""
-        now = self.policy.now()
-        hints = [response.headers.get(RETRY_AFTER_HEADER)]
-        if response.status_code == 429:
-            hints.append(_header(response, RESET_HEADERS))
-        for value in hints:
-            wait = parse_wait(value, now) if value else None
-            if wait is not None:
-                return wait
-        return self.policy.backoff(attempt)
+        response = _failure(state).response
+        if response is not None:
+            now = self.policy.now()
+            hints = [response.headers.get(RETRY_AFTER_HEADER)]
+            if response.status_code == 429:
+                hints.append(_header(response, RESET_HEADERS))
+            for value in hints:
+                wait = parse_wait(value, now) if value else None
+                if wait is not None:
+                    return wait
+        return self.policy.backoff(state.attempt_number)
 
     def _note_quota(self, response: httpx.Response) -> None:
         remaining, reset = _header(response, REMAINING_HEADERS), _header(response, RESET_HEADERS)

@@ -61,3 +61,7 @@ class Pipeline(Protocol):
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting per queue, where the broker can tell."""
         ...
+
+    def workers_answering(self, timeout: float = 1.0) -> list[str]:
+        """The names of the workers that answer a ping (none with the in-process broker)."""
+        ...

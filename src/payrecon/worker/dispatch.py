@@ -82,3 +82,10 @@ class CeleryPipeline:
         with app.connection_for_read() as connection:
             client = connection.default_channel.client
             return {queue: int(client.llen(queue)) for queue in QUEUES}
+
+    def workers_answering(self, timeout: float = 1.0) -> list[str]:
+        """The names of the workers that answer a ping (none with the in-process broker)."""
+        if app.conf.broker_url.startswith("memory://"):
+            return []
+        replies = app.control.ping(timeout=timeout) or []
+        return sorted(name for reply in replies for name in reply)

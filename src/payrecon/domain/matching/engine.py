@@ -144,7 +144,10 @@ class MatchContext:
             prefixes = tuple(dict.fromkeys(self._prefix(f, rules) for f in formats))
             settings = rules.invoice_reference
             reader = reference_reader(
-                prefixes, tuple(settings.labels), settings.creditor_references
+                prefixes,
+                tuple(settings.labels),
+                settings.creditor_references,
+                tuple(settings.national_references),
             )
             self._readers[owner_id] = reader
         return reader

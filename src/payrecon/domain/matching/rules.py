@@ -89,6 +89,9 @@ class InvoiceReferenceSettings(_Strict):
         "facture",
     )
     creditor_references: bool = True
+    # Structured references of national schemes, built from the invoice number: `fi` (Finnish
+    # viitenumero, and RF references made from one), `ch` (Swiss QR/ESR). Off unless asked for.
+    national_references: tuple[Literal["fi", "ch"], ...] = ()
 
 
 class AccountNumberSettings(_Strict):

@@ -7,7 +7,7 @@ a create and the result of a JSON Patch, so no patch can store what a create wou
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, select
 
 from payrecon.domain.errors import InvalidInput, PayreconError
 from payrecon.domain.money import RoundingMode, parse_amount
+from payrecon.services.admin.bank_accounts import valid_bic, valid_iban
 from payrecon.services.admin.resources import AdminResource, Json
 from payrecon.services.providers.credentials import effective_base_url
 from payrecon.store import admin_tables as a
@@ -50,17 +51,8 @@ ProviderKind = Literal["gocardless", "stripe", "openbanking", "bank", "manual"]
 _URL = r"^https?://[^\s]+$"
 
 
-def _iban(value: str | None) -> str | None:
-    """An IBAN without spaces, upper case, whose ISO 13616 check digits hold."""
-    if value is None:
-        return None
-    iban = "".join(value.split()).upper()
-    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
-        raise ValueError("not an IBAN (two letters, two check digits, 11 to 30 more)")
-    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
-    if int(digits) % 97 != 1:
-        raise ValueError("the IBAN's check digits do not match")
-    return iban
+def _optional(check: Callable[[str], str]) -> Callable[[str | None], str | None]:
+    return lambda value: None if value is None else check(value)
 
 
 def _exact_amount(value: Any) -> Decimal:
@@ -70,7 +62,8 @@ def _exact_amount(value: Any) -> Decimal:
         raise ValueError(str(exc)) from None
 
 
-Iban = Annotated[str | None, AfterValidator(_iban)]
+Iban = Annotated[str | None, AfterValidator(_optional(valid_iban))]
+Bic = Annotated[str | None, AfterValidator(_optional(valid_bic))]
 ExactAmount = Annotated[
     Decimal, BeforeValidator(_exact_amount), Field(gt=0, max_digits=19, decimal_places=4)
 ]
@@ -92,9 +85,7 @@ class ContractOwnerFields(_Fields):
     bank_account_name: Annotated[str | None, Field(max_length=255)] = None
     bank_account_number: Annotated[str | None, Field(max_length=34, pattern=r"^[0-9]*$")] = None
     bank_sort_code: Annotated[str | None, Field(max_length=16, pattern=r"^[0-9]*$")] = None
-    bank_swift_code: Annotated[
-        str | None, Field(pattern=r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
-    ] = None
+    bank_swift_code: Bic = None
     bank_iban: Iban = None
     invoice_number_format: Annotated[str | None, Field(max_length=255)] = None
 

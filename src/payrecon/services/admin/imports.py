@@ -13,12 +13,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Table, select
 
 from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, PayreconError
+from payrecon.domain.matching.references import normalise_account
 from payrecon.domain.money import RoundingMode, parse_amount
+from payrecon.services.admin.bank_accounts import valid_bic, valid_iban
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
+from payrecon.services.operations import progress
 from payrecon.store import tables as t
 from payrecon.store.bulk import (
     advance_id_sequence,
@@ -69,8 +72,15 @@ class ImportResult:
     updated: int
 
 
-def normalise_iban(value: str) -> str:
-    return "".join(value.split()).upper()
+def _upsert_in_batches(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], columns: list[str], stage: str
+) -> None:
+    """Upsert `rows` by external id, 5,000 at a time, reporting the progress as `stage`."""
+    done = 0
+    for batch in batched(rows, 5000):
+        upsert(conn, table, batch, ["external_id"], columns)
+        done += len(batch)
+        progress.report(stage, done, len(rows))
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -122,6 +132,12 @@ def _places(raw: str) -> int:
     return places
 
 
+_OWNER_CHECKS: dict[str, Callable[[str], str]] = {
+    "bank_iban": valid_iban,
+    "bank_swift_code": valid_bic,
+}
+
+
 def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
     """Columns contract_owner_id, name, and optionally price_rounding_mode, price_decimal_places,
     bank_account_name, bank_iban, bank_account_number, bank_sort_code, bank_swift_code,
@@ -147,7 +163,8 @@ def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
         }
         for column in OWNER_OPTIONAL[2:]:
             value = row.get(column) or None
-            owner[column] = normalise_iban(value) if value and column == "bank_iban" else value
+            check = _OWNER_CHECKS.get(column)
+            owner[column] = _cell(path, line, column, check, value) if value and check else value
         owners.append(owner)
     with engine.begin() as conn:
         existing = set(conn.execute(select(t.contract_owners.c.id)).scalars())
@@ -186,7 +203,7 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
             }
         )
         accounts.extend(
-            (external_id, normalise_iban(i)) for i in row["iban"].split(";") if i.strip()
+            (external_id, normalise_account(i)) for i in row["iban"].split(";") if i.strip()
         )
         if row["mandate_id"]:
             mandates.append((external_id, row["mandate_id"]))
@@ -206,21 +223,14 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
         )
         advance_id_sequence(conn, t.contract_owners)
         existing = set(conn.execute(select(t.customers.c.external_id)).scalars())
-        for batch in batched(customers, 5000):
-            upsert(
-                conn,
-                t.customers,
-                batch,
-                ["external_id"],
-                [
-                    "name",
-                    "contract_owner_id",
-                    "currency",
-                    "credit_threshold",
-                    "account_number",
-                    "billing_cycle_id",
-                ],
-            )
+        _upsert_in_batches(
+            conn,
+            t.customers,
+            customers,
+            ["name", "contract_owner_id", "currency", "credit_threshold", "account_number",
+             "billing_cycle_id"],
+            "importing customers",
+        )  # fmt: skip
         ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
         insert_ignoring_conflicts(
             conn,
@@ -290,8 +300,11 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
                 )
             rows.append({**values, "customer_id": ids[customer]})
         _refuse_over_allocated(conn, rows)
+        done = 0
         for batch in batched(rows, 5000):
             _upsert_invoices(conn, batch)
+            done += len(batch)
+            progress.report("importing invoices", done, len(rows))
         sync_invoice_keys(conn)  # each new or renumbered invoice's normalised number
         # What the customers owe moved: their cached balances follow in the same transaction.
         recompute_customers(conn, {r["customer_id"] for r in rows}, now, cause="invoices imported")

@@ -36,6 +36,7 @@ from payrecon.domain.balances import billing_period_start, customer_balance
 from payrecon.domain.credit_status import CreditStatus, owes_more_than_threshold
 from payrecon.domain.errors import NotFound
 from payrecon.services.clock import utcnow
+from payrecon.services.operations import progress
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.admin_tables import billing_cycles
@@ -244,8 +245,11 @@ def recompute_balances(
 ) -> int:
     """Recompute the cached balances (and credit status) of `customer_ids` (all when None);
     `cause` is written beside every credit-status change it records."""
+    progress.report("recomputing balances", 0, 1)
     with engine.begin() as conn:
-        return recompute_customers(conn, customer_ids, now or utcnow(), cause=cause)
+        count = recompute_customers(conn, customer_ids, now or utcnow(), cause=cause)
+    progress.report("recomputing balances", 1, 1)
+    return count
 
 
 def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:

@@ -24,7 +24,7 @@ from payrecon.feeds.openbanking import OpenBankingClient
 from payrecon.services.clock import utcnow
 from payrecon.services.providers.events import ProviderConfig, load_provider
 from payrecon.services.reconciliation.ingest import statement_line_row
-from payrecon.services.reconciliation.owner_accounts import normalise_account, owner_accounts
+from payrecon.services.reconciliation.owner_accounts import owner_accounts, owner_of_account
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.bulk import insert_ignoring_conflicts
@@ -71,7 +71,7 @@ def poll_accounts(
         owners = owner_accounts(conn)
     for resource in sorted(resources):
         account = resource.removeprefix(ACCOUNT_PREFIX)
-        owner = owners.get(normalise_account(account))
+        owner = owner_of_account(owners, account)
         with engine.connect() as conn:
             since = pt.read_cursor(conn, provider.id, resource).get("watermark")
         pages = client.statement_line_pages(

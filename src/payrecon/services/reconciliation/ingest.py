@@ -25,7 +25,8 @@ from payrecon.domain.matching.rules import RuleBook
 from payrecon.feeds import FeedNotice, detect_format, read_feed
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
-from payrecon.services.reconciliation.owner_accounts import normalise_account, owner_accounts
+from payrecon.services.operations import progress
+from payrecon.services.reconciliation.owner_accounts import owner_accounts, owner_of_account
 from payrecon.services.reconciliation.routing import route_batch, store_suggestions
 from payrecon.services.rules import load_rule_book
 from payrecon.store import tables as t
@@ -137,7 +138,7 @@ class _OwnerOf:
     def __call__(self, line: StatementLine, seq: int) -> int:
         owner = self.seen.get(line.account)
         if owner is None:
-            owner = self.accounts.get(normalise_account(line.account))
+            owner = owner_of_account(self.accounts, line.account)
             if owner is None:
                 raise UnknownAccount(
                     self.filename,
@@ -270,6 +271,7 @@ def ingest_feed_file(
             for batch in batched(rows, batch_size):
                 lines += len(batch)
                 new += store_lines(conn, batch, rules or load_rule_book())
+                progress.report(f"ingesting {feed.filename}", lines)
             conn.execute(
                 update(t.feed_files)
                 .where(t.feed_files.c.id == feed.id)

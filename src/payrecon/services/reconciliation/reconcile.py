@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from payrecon.domain.matching import (
     InvoiceBook,
@@ -39,6 +40,7 @@ from payrecon.domain.matching.rules import RuleBook
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
+from payrecon.services.operations import progress
 from payrecon.services.reconciliation.context import collector_paused, load_context, payer_names
 from payrecon.services.reconciliation.routing import route_pending
 from payrecon.services.rules import load_rule_book
@@ -63,6 +65,8 @@ log = get_logger(__name__)
 # customer's partition in time to be reconciled there in the same run.
 PARTITION_ORDER = (PAYOUT_PARTITION, *range(PARTITIONS))
 Clock = Callable[[], float]
+# The lines pending when a run started (only while someone watches its progress).
+_run_pending: ContextVar[int | None] = ContextVar("payrecon_run_pending", default=None)
 
 
 @dataclass(slots=True)
@@ -118,12 +122,25 @@ def reconcile_pending(
     return total
 
 
+def _pending_count(engine: Engine) -> int:
+    sl = t.statement_lines
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(sl).where(sl.c.status == "pending")
+            ).scalar_one()
+        )
+
+
 def prepare_reconcile(engine: Engine, *, rules: RuleBook | None = None) -> dict[str, int]:
     """Once per run, before the partitions: every invoice's normalised number is known, and
     every pending line has a partition."""
     with engine.begin() as conn:
         renumbered = sync_invoice_keys(conn)
     routed = route_pending(engine, rules=rules)
+    if progress.watched():  # the run's lines, for the progress of the partitions that follow
+        _run_pending.set(_pending_count(engine))
+        progress.report("reconciling", 0, _run_pending.get())
     return {"invoice_keys_refreshed": renumbered, "lines_routed": routed}
 
 
@@ -159,6 +176,8 @@ def reconcile_partition(
             )
         total.chunk_seconds.append(time.perf_counter() - started)
         _tally(total, lines, result, moved, partition)
+        if progress.watched() and (run := _run_pending.get()) is not None:
+            progress.report("reconciling", run - _pending_count(engine), run)
     return total
 
 
