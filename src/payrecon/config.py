@@ -53,7 +53,16 @@ class Settings(BaseSettings):
         default=7, ge=1, description="Unmatched lines older than this are overdue for review."
     )
     max_deliveries: int = Field(
-        default=3, ge=1, description="Runs of one message before it is dead-lettered."
+        default=3,
+        ge=1,
+        description="Deliveries of one message that die with their worker before it is "
+        "dead-lettered (transient errors that are retried do not count).",
+    )
+    visibility_timeout: int = Field(
+        default=900,
+        ge=120,
+        description="Seconds a Redis-brokered message stays unacknowledged before it goes back "
+        "to its queue; above the longest task (tasks also stop 30 s before it).",
     )
 
     @model_validator(mode="after")
@@ -72,6 +81,11 @@ class Settings(BaseSettings):
                 )
             if self.broker_url.startswith("memory://"):
                 raise ValueError("PAYRECON_BROKER_URL must name a real broker in production")
+        if self.celery_result_backend.startswith("cache+memory") and not self.in_process_worker:
+            raise ValueError(
+                "PAYRECON_RESULT_BACKEND must be set with this broker: the pipeline's fan-out "
+                "(chords) needs a shared result backend, e.g. redis://host:6379/1"
+            )
         return self
 
     @property

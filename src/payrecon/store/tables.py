@@ -270,6 +270,19 @@ task_runs = Table(
     Column("error", Text),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    CheckConstraint("status IN ('running','succeeded','failed')", name="status"),
+    # Added by 0017_task_heartbeats: a running run beats; `worker` names its process.
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("worker", String(255)),
+    CheckConstraint(
+        "status IN ('running','succeeded','failed','retrying','lost','dead_lettered','breached')",
+        name="status",
+    ),
 )
 Index("ix_task_runs_name_started", task_runs.c.name, task_runs.c.started_at)
+Index(
+    "ix_task_runs_running",
+    task_runs.c.heartbeat_at,
+    postgresql_where=task_runs.c.status == "running",
+    sqlite_where=task_runs.c.status == "running",
+)
+Index("ix_task_runs_task_id", task_runs.c.task_id)

@@ -15,6 +15,7 @@ from kombu.entity import Queue
 from payrecon.config import Settings
 from payrecon.container import get_container
 from payrecon.services.rules import load_rule_book
+from payrecon.worker.recovery import Recovery
 from payrecon.worker.registry import TASKS
 
 QUEUES = ("ingest", "match", "balances")
@@ -34,7 +35,7 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_queues=[Queue(name) for name in QUEUES],
+        task_queues=[_queue(name, settings) for name in QUEUES],
         task_default_queue="ingest",
         task_routes={spec.celery_name: {"queue": spec.queue} for spec in TASKS.values()},
         task_always_eager=settings.in_process_worker,
@@ -45,14 +46,41 @@ def create_celery(settings: Settings) -> Celery:
         task_send_sent_event=True,
         result_expires=7 * 24 * 3600,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 4 * 3600},
-        result_backend_transport_options={"visibility_timeout": 4 * 3600},
-        task_time_limit=3 * 3600,
-        task_soft_time_limit=3 * 3600 - 60,
+        # A broker that restarts is waited for, for ever: the worker reconnects, it never exits.
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        # A task whose acknowledgement can no longer reach the broker is redelivered, not lost.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # Redis: a message unacknowledged this long goes back to its queue. Above the longest
+        # task (tasks work a file, a chunk or a partition: seconds to a few minutes), so a task
+        # still running is never delivered twice; a killed worker's message comes back sooner,
+        # through `worker.recovery`. RabbitMQ redelivers when the consumer's connection drops.
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            **({"confirm_publish": True} if _amqp(settings) else {}),
+        },
+        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
+        task_time_limit=settings.visibility_timeout - 30,
+        task_soft_time_limit=settings.visibility_timeout - 60,
+        # Quorum queues (RabbitMQ) take no global QoS; Celery sets per-consumer QoS for them.
+        worker_detect_quorum_queues=True,
         enable_utc=True,
         timezone="UTC",
     )
+    app.steps["worker"].add(Recovery)
     return app
+
+
+def _amqp(settings: Settings) -> bool:
+    return settings.broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))
+
+
+def _queue(name: str, settings: Settings) -> Queue:
+    """A named queue; on RabbitMQ a durable quorum queue (replicated, and a consumer's lost
+    connection puts its unacknowledged messages back at once)."""
+    if _amqp(settings):
+        return Queue(name, durable=True, queue_arguments={"x-queue-type": "quorum"})
+    return Queue(name)
 
 
 @signals.task_prerun.connect

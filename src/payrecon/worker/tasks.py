@@ -1,8 +1,10 @@
 """Tasks: keyword-only ids in, one service call, counts out. Idempotent, so acks_late is safe.
 
-Every task records its run (`task_runs`), is run at most `max_deliveries` times for one message
-(then dead-lettered), and retries with backoff only on transient errors (a dropped database or
-broker connection); any other error fails the run at once.
+Every task records its run (`task_runs`, beating while it runs), retries with backoff only on
+transient errors (a dropped database or broker connection: the run ends `retrying`, which does
+not count against the cap), and is dead-lettered when its message has come back more than
+`max_deliveries` times after killing its worker; any other error fails the run at once, and the
+pipeline with it.
 """
 
 from __future__ import annotations
@@ -54,16 +56,22 @@ class PayreconTask(Task):  # type: ignore[misc]
 def _recorded(
     task: Any, name: str, params: dict[str, Any], work: Callable[[Container], dict[str, Any]]
 ) -> dict[str, Any]:
+    """Run `work` as one recorded run of the task's message. A delivery past the cap raises
+    `DeadLettered`: the task fails, and so the chain stops there (nothing downstream runs on
+    half-done work) and `payrecon ingest --wait` exits non-zero, saying why."""
     container = get_container()
+
+    def retrying(exc: BaseException) -> bool:
+        return isinstance(exc, TRANSIENT) and task.request.retries < task.max_retries
+
     with recorded_run(
         container.engine,
         name,
         task_id=task.request.id,
         params=params,
         max_deliveries=container.settings.max_deliveries,
+        retrying=retrying,
     ) as run:
-        if run.dead_lettered:
-            return {"dead_lettered": True}
         run.counts = work(container)
     return run.counts
 

@@ -1,21 +1,36 @@
 """Task runs and dead letters.
 
-Every task records its start, counts and end (or error) in `task_runs`. A message that keeps
-coming back (the worker died under it: acks late + reject on worker lost redeliver it) is run at
-most `max_deliveries` times; the next delivery writes a dead letter instead of running again.
+Every task records its start, counts and end (or error) in `task_runs`, and beats while it runs
+(`heartbeat_at`, from a thread of the worker process), so that no run stays "running" for ever:
+
+    succeeded       the work is done (`breached`: done, and it found ledger breaches)
+    failed          it raised and will not be retried: the pipeline stops there, loudly
+    retrying        a transient error (a dropped database or broker connection): Celery runs the
+                    same message again later; this does not count against the delivery cap
+    lost            its worker died under it: found when the message comes back, or when its
+                    heartbeat stops (`recover_lost_runs`, which the worker layer follows by putting
+                    the message back on its queue at once)
+    dead_lettered   the message came back more than `max_deliveries` times after killing its
+                    worker: it is not run again, a dead letter says so, and the task fails
+
+The cap is for poison messages (ones that kill their worker each time); transient errors are
+bounded by the task's own retry limit instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from payrecon.domain.errors import NotFound
+from payrecon.domain.errors import NotFound, PayreconError
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
 from payrecon.store import tables as t
@@ -23,32 +38,63 @@ from payrecon.store.bulk import insert_ignoring_conflicts
 from payrecon.store.ops_tables import dead_letters
 
 log = get_logger(__name__)
+HEARTBEAT_SECONDS = 10.0
+LOST_AFTER_SECONDS = 45.0  # beats missed for this long: the worker is gone
+_ENDED_WITH_THEIR_WORKER = ("running", "lost")
+
+
+class DeadLettered(PayreconError):
+    """A message came back more times than the cap allows: it is not run again."""
+
+    code = "dead_lettered"
 
 
 class RunRecorder:
     def __init__(self, run_id: int | None) -> None:
         self.run_id = run_id
         self.counts: dict[str, Any] = {}
+        self.status = "succeeded"  # the work may say `breached` instead
 
     @property
     def dead_lettered(self) -> bool:
         return self.run_id is None
 
 
-def _deliveries_so_far(engine: Engine, task_id: str) -> int:
-    with engine.connect() as conn:
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _deaths(engine: Engine, task_id: str, lost_after: float) -> int:
+    """Earlier deliveries of the message that ended with their worker: marked lost, or still
+    "running" with a heartbeat older than `lost_after` (which are marked lost now)."""
+    stale = utcnow() - timedelta(seconds=lost_after)
+    runs = t.task_runs
+    with engine.begin() as conn:
+        conn.execute(
+            update(runs)
+            .where(
+                runs.c.task_id == task_id,
+                runs.c.status == "running",
+                func.coalesce(runs.c.heartbeat_at, runs.c.started_at) < stale,
+            )
+            .values(
+                status="lost",
+                finished_at=utcnow(),
+                error="its worker died: the message was delivered again",
+            )
+        )
         return int(
             conn.execute(
                 select(func.count())
-                .select_from(t.task_runs)
-                .where(t.task_runs.c.task_id == task_id)
+                .select_from(runs)
+                .where(runs.c.task_id == task_id, runs.c.status.in_(_ENDED_WITH_THEIR_WORKER))
             ).scalar_one()
         )
 
 
-def _dead_letter(
-    engine: Engine, task_id: str, name: str, params: Mapping[str, Any], n: int
-) -> None:
+def _dead_letter(engine: Engine, task_id: str, name: str, params: Mapping[str, Any], n: int) -> str:
+    error = f"delivery {n} is past the cap: the {n - 1} earlier runs died with their worker"
+    now = utcnow()
     with engine.begin() as conn:
         insert_ignoring_conflicts(
             conn,
@@ -59,13 +105,59 @@ def _dead_letter(
                     "task": name,
                     "params": dict(params),
                     "deliveries": n,
-                    "error": f"delivery {n} is past the cap; the earlier runs did not finish",
-                    "created_at": utcnow(),
+                    "error": error,
+                    "created_at": now,
                 }
             ],
             ["task_id"],
         )
+        conn.execute(
+            insert(t.task_runs).values(
+                task_id=task_id,
+                name=name,
+                status="dead_lettered",
+                params=dict(params),
+                counts={},
+                error=error,
+                started_at=now,
+                finished_at=now,
+                worker=_worker_name(),
+            )
+        )
     log.error("tasks.run.dead_lettered", task=name, deliveries=n)
+    return error
+
+
+class _Heartbeat:
+    """Beats for one run from a daemon thread until stopped."""
+
+    def __init__(self, engine: Engine, run_id: int, every: float) -> None:
+        self._engine, self._run_id, self._every = engine, run_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._every)
+
+    def _beat(self) -> None:
+        runs = t.task_runs
+        while not self._stop.wait(self._every):
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        update(runs)
+                        .where(runs.c.id == self._run_id, runs.c.status == "running")
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception as exc:  # a missed beat is retried; losing the run is the fallback
+                log.warning(
+                    "tasks.run.heartbeat_missed", run_id=self._run_id, error=type(exc).__name__
+                )
 
 
 @contextmanager
@@ -76,17 +168,20 @@ def recorded_run(
     task_id: str | None,
     params: Mapping[str, Any],
     max_deliveries: int | None = None,
+    retrying: Callable[[BaseException], bool] = lambda exc: False,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    lost_after: float = LOST_AFTER_SECONDS,
 ) -> Iterator[RunRecorder]:
-    """Record one run of task `name`; the body fills `recorder.counts`.
+    """Record one run of task `name`; the body fills `recorder.counts` (and may set
+    `recorder.status = "breached"`). `retrying(exc)` says whether an error will be retried.
 
-    With `max_deliveries`, a delivery past the cap writes a dead letter and yields a recorder
-    whose `dead_lettered` is true: the body must then do nothing."""
+    With `max_deliveries`, a delivery past the cap writes a dead letter and raises
+    `DeadLettered`, so the pipeline stops there and says why."""
     if max_deliveries is not None and task_id is not None:
-        previous = _deliveries_so_far(engine, task_id)
-        if previous >= max_deliveries:
-            _dead_letter(engine, task_id, name, params, previous + 1)
-            yield RunRecorder(None)
-            return
+        deaths = _deaths(engine, task_id, lost_after)
+        if deaths >= max_deliveries:
+            raise DeadLettered(_dead_letter(engine, task_id, name, params, deaths + 1))
+    now = utcnow()
     with engine.begin() as conn:
         run_id = conn.execute(
             insert(t.task_runs)
@@ -96,29 +191,82 @@ def recorded_run(
                 status="running",
                 params=dict(params),
                 counts={},
-                started_at=utcnow(),
+                started_at=now,
+                heartbeat_at=now,
+                worker=_worker_name(),
             )
             .returning(t.task_runs.c.id)
         ).scalar_one()
     recorder = RunRecorder(run_id)
     try:
-        yield recorder
-    except Exception as exc:
-        with engine.begin() as conn:
-            conn.execute(
-                update(t.task_runs)
-                .where(t.task_runs.c.id == run_id)
-                .values(status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=utcnow())
-            )
-        log.warning("tasks.run.failed", task=name, run_id=run_id, error=type(exc).__name__)
+        with _Heartbeat(engine, run_id, heartbeat_seconds):
+            yield recorder
+    except BaseException as exc:
+        status = "retrying" if retrying(exc) else "failed"
+        _finish(engine, run_id, status, error=f"{type(exc).__name__}: {exc}")
+        log.warning(
+            "tasks.run.failed",
+            task=name,
+            run_id=run_id,
+            error=type(exc).__name__,
+            run_status=status,
+        )
         raise
+    _finish(engine, run_id, recorder.status, counts=recorder.counts)
+    log.info(
+        "tasks.run.succeeded",
+        task=name,
+        run_id=run_id,
+        run_status=recorder.status,
+        **recorder.counts,
+    )
+
+
+def _finish(
+    engine: Engine,
+    run_id: int,
+    status: str,
+    *,
+    counts: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """End the run, unless it was marked lost meanwhile (its worker was taken for dead)."""
+    values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
+    if counts is not None:
+        values["counts"] = counts
     with engine.begin() as conn:
         conn.execute(
             update(t.task_runs)
-            .where(t.task_runs.c.id == run_id)
-            .values(status="succeeded", counts=recorder.counts, finished_at=utcnow())
+            .where(t.task_runs.c.id == run_id, t.task_runs.c.status == "running")
+            .values(values)
         )
-    log.info("tasks.run.succeeded", task=name, run_id=run_id, **recorder.counts)
+
+
+def recover_lost_runs(
+    engine: Engine, *, lost_after: float = LOST_AFTER_SECONDS
+) -> list[tuple[str, str]]:
+    """Mark lost every run whose heartbeat stopped more than `lost_after` seconds ago; returns
+    the (task id, task name) of those this call marked (so that, with several workers
+    recovering at once, each message is put back by one of them)."""
+    stale = utcnow() - timedelta(seconds=lost_after)
+    runs = t.task_runs
+    with engine.begin() as conn:
+        found = conn.execute(
+            update(runs)
+            .where(
+                runs.c.status == "running",
+                func.coalesce(runs.c.heartbeat_at, runs.c.started_at) < stale,
+            )
+            .values(
+                status="lost",
+                finished_at=utcnow(),
+                error=f"its worker stopped beating for more than {lost_after:.0f} s",
+            )
+            .returning(runs.c.id, runs.c.task_id, runs.c.name)
+        ).all()
+    for row in found:
+        log.warning("tasks.run.lost", task=row.name, run_id=row.id, task_id=row.task_id)
+    return [(r.task_id, r.name) for r in found if r.task_id]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,74 @@
+"""Recovery without a person: every worker process, at start and every half minute, marks lost the
+task runs whose worker stopped beating (`services.operations.task_runs.recover_lost_runs`) and
+puts their messages back on their queues at once.
+
+Why: with Redis as the broker, a message whose worker was killed (SIGKILL of the main process, a
+host lost) stays "unacked" until the broker's visibility timeout, which must stay above the
+longest task; without this, the pipeline would wait that long. RabbitMQ (quorum queues) redelivers
+as soon as the consumer's connection drops, so there only the runs are marked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Any, ClassVar
+
+from celery import bootsteps
+
+from payrecon.container import get_container
+from payrecon.logging import get_logger
+from payrecon.services.operations.task_runs import LOST_AFTER_SECONDS, recover_lost_runs
+
+log = get_logger(__name__)
+EVERY_SECONDS = 30.0
+
+
+def recover(app: Any) -> dict[str, int]:
+    """Mark lost runs; put their messages back (Redis). Returns the counts."""
+    lost = recover_lost_runs(get_container().engine, lost_after=LOST_AFTER_SECONDS)
+    restored = put_back(app, {task_id for task_id, _ in lost}) if lost else 0
+    if lost:
+        log.warning("tasks.recovered", lost=len(lost), messages_put_back=restored)
+    return {"lost": len(lost), "put_back": restored}
+
+
+def put_back(app: Any, task_ids: Collection[str]) -> int:
+    """Put the unacknowledged messages of these tasks back on their queues (Redis broker: its
+    `unacked` hash holds every message delivered and not yet acknowledged)."""
+    if not task_ids or not app.conf.broker_url.startswith(("redis://", "rediss://")):
+        return 0
+    restored = 0
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        client, qos = channel.client, channel.qos
+        for tag, raw in client.hgetall(qos.unacked_key).items():
+            message = json.loads(raw)[0]
+            if message.get("headers", {}).get("id") in task_ids:
+                qos.restore_by_tag(tag.decode() if isinstance(tag, bytes) else tag, client)
+                restored += 1
+    return restored
+
+
+class Recovery(bootsteps.StartStopStep):  # type: ignore[misc]
+    """The worker's recovery timer: at start, then every `EVERY_SECONDS`."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.tref: Any = None
+
+    def start(self, worker: Any) -> None:
+        self._safely(worker)
+        self.tref = worker.timer.call_repeatedly(EVERY_SECONDS, self._safely, (worker,))
+
+    def stop(self, worker: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+
+    def _safely(self, worker: Any) -> None:
+        try:
+            recover(worker.app)
+        except Exception as exc:  # the broker or the database may be down: next time, then
+            log.warning("tasks.recovery.failed", error=type(exc).__name__)
