@@ -109,7 +109,9 @@ class _Session:
                 self._workspace.close()
                 self._workspace = None
                 self.postgres = self.redis = self.amqp = None
-                self.report = {k: f"{v}; stopped" for k, v in self.report.items()}
+                self.report = {
+                    k: f"{v}; stopped" if v.startswith("own") else v for k, v in self.report.items()
+                }
 
 
 SESSION = _Session()

@@ -128,7 +128,8 @@ class Workspace:
         self._records: list[dict[str, object]] = []
         self.children: list[Child] = []
         pid = os.getpid()
-        _write_json(self.path / "owner.json", {"pid": pid, "create_time": _create_time(pid)})
+        owner = {"pid": pid, "create_time": _create_time(pid), "namespace": _pid_namespace()}
+        _write_json(self.path / "owner.json", owner)
 
     def folder(self, name: str, owner: Account | None = None) -> Path:
         path = self.path / name
@@ -255,11 +256,20 @@ def _owner_alive(folder: Path) -> bool:
             return time.time() - folder.stat().st_mtime < 600
         except OSError:
             return True
+    if owner.get("namespace") != _pid_namespace():
+        return True  # another container's session: its pids mean nothing here, leave it be
     started = _create_time(int(owner["pid"]))
     if started is None:
         return False
     recorded = owner.get("create_time")
     return recorded is None or abs(started - float(recorded)) < 0.01
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def _as_account(account: Account | None) -> dict[str, object]:

@@ -13,8 +13,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-import amqp
-from kombu.utils.url import url_to_parts
+from kombu import Connection
 
 from tests.services.processes import ServiceError, Workspace, free_port, port_answers, wait_for
 
@@ -27,20 +26,13 @@ def configured_url() -> str:
 
 def probe(url: str) -> str | None:
     """None if the broker at `url` accepts an AMQP login, else why not."""
-    parts = url_to_parts(url)
-    connection = amqp.Connection(
-        f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}",
-        userid=parts.userid or "guest",
-        password=parts.password or "guest",
-        virtual_host=parts.virtual_host or "/",
-        connect_timeout=3,
-    )
+    connection = Connection(url, connect_timeout=3)
     try:
         connection.connect()
     except Exception as exc:
         return f"no answer ({exc.__class__.__name__}: {exc})"
     finally:
-        connection.collect()
+        connection.release()
     return None
 
 
