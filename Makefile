@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint unit integration format clean
+.PHONY: demo test test-deps lint unit integration format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The tests start what is not running (tests/services): PostgreSQL, Redis and RabbitMQ from the
+# system's binaries, Chromium for browser tests.
 test: lint
 	$(BIN)/pytest
+
+# The Debian packages those come from: as root, installs the missing ones with apt-get (CI runs
+# this); otherwise lists them and the apt-get line, and fails if any is missing.
+test-deps: $(VENV)/.dev
+	$(BIN)/python -m tests.services install
 
 unit: $(VENV)/.dev
 	$(BIN)/pytest tests/unit
