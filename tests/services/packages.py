@@ -61,7 +61,7 @@ def stop_run(what: str, why: str, apt_output: str | None = None) -> NoReturn:
     tried = f"\n`apt-get install {' '.join(debian)}` failed:\n{apt_output}" if apt_output else ""
     pytest.exit(
         f"payrecon tests: {why}. Install {other}; on Debian or Ubuntu: "
-        f"`sudo apt-get install {' '.join(debian)}` (or `sudo make test-deps`), "
+        f"`sudo apt-get install {' '.join(debian)}`, "
         "or run the tests as root, which installs it. See README.md, 'Two commands'."
         f"{tried}",
         returncode=pytest.ExitCode.USAGE_ERROR,
