@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -77,7 +78,23 @@ def start_subsession(tmp_path: Path, *, wait: bool) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # a shell running this suite in the background ignores SIGINT for it, and so would the
+        # sub-session: give it the default, so that Python turns SIGINT into KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+@contextmanager
+def subsession(tmp_path: Path, *, wait: bool) -> Iterator[subprocess.Popen[str]]:
+    """A sub-session, killed and collected whatever the test did."""
+    session = start_subsession(tmp_path, wait=wait)
+    with session:
+        try:
+            yield session
+        finally:
+            if session.poll() is None:
+                session.kill()
+                session.communicate()
 
 
 def wait_for_record(tmp_path: Path, session: subprocess.Popen[str]) -> dict[str, object]:
@@ -121,8 +138,8 @@ def _same_process(pid: int, started: float) -> bool:
 
 
 def test_a_session_with_own_services_stops_them_and_removes_its_folder(tmp_path: Path) -> None:
-    session = start_subsession(tmp_path, wait=False)
-    output = session.communicate(timeout=300)[0]
+    with subsession(tmp_path, wait=False) as session:
+        output = session.communicate(timeout=300)[0]
     assert session.returncode == 0, output
     assert "PostgreSQL: own cluster" in output
     assert "Redis: own at redis://127.0.0.1:" in output
@@ -133,10 +150,10 @@ def test_a_session_with_own_services_stops_them_and_removes_its_folder(tmp_path:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_session_stops_its_services(tmp_path: Path, sig: signal.Signals) -> None:
-    session = start_subsession(tmp_path, wait=True)
-    record = wait_for_record(tmp_path, session)
-    session.send_signal(sig)
-    output = session.communicate(timeout=120)[0]
+    with subsession(tmp_path, wait=True) as session:
+        record = wait_for_record(tmp_path, session)
+        session.send_signal(sig)
+        output = session.communicate(timeout=120)[0]
     assert session.returncode == pytest.ExitCode.INTERRUPTED, output
     assert_nothing_left(record)
     assert not Path(str(record["folder"])).exists()
@@ -145,10 +162,10 @@ def test_an_interrupted_session_stops_its_services(tmp_path: Path, sig: signal.S
 def test_a_killed_session_takes_its_services_along_and_its_folder_is_reaped(
     tmp_path: Path,
 ) -> None:
-    session = start_subsession(tmp_path, wait=True)
-    record = wait_for_record(tmp_path, session)
-    session.kill()
-    session.communicate(timeout=60)
+    with subsession(tmp_path, wait=True) as session:
+        record = wait_for_record(tmp_path, session)
+        session.kill()
+        session.communicate(timeout=60)
     assert_nothing_left(record)  # the parent-death signal stopped them
     reap_orphans()  # what the next session does first
     assert not Path(str(record["folder"])).exists()
