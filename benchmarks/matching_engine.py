@@ -30,8 +30,8 @@ from payrecon.domain.matching import (
     PaymentHistory,
     match_lines,
 )
-from payrecon.domain.matching_references import creditor_reference
-from payrecon.services.reconcile import collector_paused
+from payrecon.domain.matching.references import creditor_reference
+from payrecon.services.reconciliation.reconcile import collector_paused
 
 START = date(2026, 10, 1)
 PER_CUSTOMER = 5

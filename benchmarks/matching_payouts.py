@@ -22,7 +22,7 @@ from benchmarks.matching_world import OWNERS, World, _money
 from sqlalchemy import Engine, insert, update
 
 from payrecon.domain.providers import PayoutStatus, Provider, ProviderPayout
-from payrecon.services.provider_payouts import store_payouts
+from payrecon.services.providers.payouts import store_payouts
 from payrecon.store import admin_tables as at
 from payrecon.store import provider_tables as pt
 

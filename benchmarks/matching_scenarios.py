@@ -16,7 +16,7 @@ from benchmarks.matching_files import Customer, Invoice, Line
 from benchmarks.matching_payouts import PayoutScenarios
 from benchmarks.matching_world import DAYS, OWNERS, START, THANKS, Owner, _money
 
-from payrecon.domain.matching_references import creditor_reference
+from payrecon.domain.matching.references import creditor_reference
 
 SCENARIOS: dict[str, float] = {
     "ref_exact": 0.16,

@@ -30,9 +30,13 @@ from benchmarks.matching_data import write_dataset
 from benchmarks.matching_payouts import load_payouts
 from sqlalchemy import Engine, func, select
 
-from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
-from payrecon.services.ingest import ingest_feed_file, receive_file
-from payrecon.services.reconcile import reconcile_pending
+from payrecon.services.admin.imports import (
+    import_contract_owners,
+    import_customers,
+    import_invoices,
+)
+from payrecon.services.reconciliation.ingest import ingest_feed_file, receive_file
+from payrecon.services.reconciliation.reconcile import reconcile_pending
 from payrecon.store import matching_tables as mt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t

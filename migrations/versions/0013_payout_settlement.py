@@ -24,7 +24,7 @@ down_revision = "0012_settlement_credit_note_fk"
 branch_labels = None
 depends_on = None
 
-_WORDS = re.compile(r"[^\W_]+")  # as payrecon.domain.matching_payouts.payout_reference_key
+_WORDS = re.compile(r"[^\W_]+")  # as payrecon.domain.matching.payouts.payout_reference_key
 
 
 def upgrade() -> None:

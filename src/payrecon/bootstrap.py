@@ -1,42 +1,20 @@
-"""The composition root: settings, logging, the engine. Entrypoints get everything from here."""
+"""The composition root: the process's container (settings, engine) and the pipeline port wired
+to Celery. Entrypoints (the API, the CLI, the demo) get everything from here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from payrecon.container import Container, build_container, get_container, install_container
+from payrecon.services.pipeline import Pipeline
 
-from sqlalchemy import Engine
-
-from payrecon.config import Settings
-from payrecon.logging import configure_logging
-from payrecon.store.db import make_engine
+__all__ = ["Container", "build_container", "get_container", "install_container", "pipeline"]
 
 
-@dataclass(frozen=True)
-class Container:
-    settings: Settings
-    engine: Engine
+def pipeline(container: Container | None = None) -> Pipeline:
+    """The pipeline port, wired to Celery: queues on the configured broker, or in-process with
+    `memory://`, where the tasks then run with `container` (or the process's own)."""
+    from payrecon.worker.dispatch import CeleryPipeline  # the worker loads its Celery app
 
-
-def build_container(settings: Settings | None = None) -> Container:
-    settings = settings or Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    settings.feed_store_dir.mkdir(parents=True, exist_ok=True)
-    return Container(settings=settings, engine=make_engine(settings.database_url))
-
-
-_process_container: Container | None = None
-
-
-def get_container() -> Container:
-    """The process-wide container, built on first use from the environment."""
-    global _process_container
-    if _process_container is None:
-        _process_container = build_container()
-    return _process_container
-
-
-def install_container(container: Container) -> None:
-    """Make `container` the process-wide one. With the in-process broker the tasks run in the
-    process that enqueues them, so they must use that process's container (the API's own)."""
-    global _process_container
-    _process_container = container
+    chosen = container or get_container()
+    if chosen.settings.in_process_worker:
+        install_container(chosen)
+    return CeleryPipeline(chosen)

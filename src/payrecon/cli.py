@@ -51,7 +51,7 @@ def import_contract_owners(
     """Columns: contract_owner_id, name, and optionally price_rounding_mode, price_decimal_places,
     bank_account_name, bank_iban, bank_account_number, bank_sort_code, bank_swift_code,
     invoice_number_format. An owner's bank account decides which statements are its."""
-    from payrecon.services.imports import import_contract_owners as run
+    from payrecon.services.admin.imports import import_contract_owners as run
 
     try:
         result = run(_container().engine, file)
@@ -66,7 +66,7 @@ def import_contract_owners(
 def import_customers(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Columns: customer_id, name, contract_owner_id, currency, credit_threshold,
     account_number, iban (several `;`-separated), mandate_id."""
-    from payrecon.services.imports import import_customers as run
+    from payrecon.services.admin.imports import import_customers as run
 
     try:
         result = run(_container().engine, file)
@@ -78,7 +78,7 @@ def import_customers(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
 @import_app.command("invoices")
 def import_invoices(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Columns: invoice_id,invoice_number,customer_id,kind,issue_date,due_date,currency,total."""
-    from payrecon.services.imports import import_invoices as run
+    from payrecon.services.admin.imports import import_invoices as run
 
     try:
         result = run(_container().engine, file)
@@ -94,8 +94,8 @@ def ingest(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600.0,
 ) -> None:
     """Ingest bank files (format detected from content), then reconcile and recompute balances."""
-    from payrecon.services.ingest import receive_file
-    from payrecon.worker.dispatch import enqueue_pipeline
+    from payrecon.bootstrap import pipeline
+    from payrecon.services.reconciliation.ingest import receive_file
 
     container = _container()
     received = [receive_file(container.engine, container.settings.feed_store_dir, f) for f in files]
@@ -108,17 +108,18 @@ def ingest(
     new_ids = [r.feed_file_id for r in received if not r.duplicate]
     if not new_ids:
         return
-    result = enqueue_pipeline(new_ids)
+    port = pipeline(container)
+    run = port.files_received(new_ids)
     if not container.settings.in_process_worker:
         if not wait:
-            out.print(f"enqueued {len(new_ids)} file(s); pipeline task {result.id}")
+            out.print(f"enqueued {len(new_ids)} file(s); pipeline task {run.task_id}")
             return
-        result.get(timeout=timeout, propagate=True)
+        port.wait(run.task_id, timeout)
     _report_feeds(container, new_ids)
 
 
 def _report_feeds(container: Container, feed_ids: list[int]) -> None:
-    from payrecon.services.feeds import feed_statuses
+    from payrecon.services.reconciliation.feeds import feed_statuses
 
     quarantined = False
     for feed in feed_statuses(container.engine, feed_ids):
@@ -170,7 +171,7 @@ def export(
     format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
 ) -> None:
     """Write allocations or unmatched lines as CSV to stdout."""
-    from payrecon.services.reports import export_csv
+    from payrecon.services.reconciliation.reports import export_csv
 
     export_csv(_container().engine, what.value, sys.stdout)
 
@@ -282,14 +283,12 @@ def trigger(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 3600.0,
 ) -> None:
     """Enqueue a task by its short name (recorded and audited as triggered by `cli`)."""
-    from payrecon.worker.dispatch import trigger as run_trigger
-    from payrecon.worker.dispatch import wait_for
+    from payrecon.bootstrap import pipeline
     from payrecon.worker.registry import parse_cli_params
 
-    container = _container()
+    port = pipeline(_container())
     try:
-        triggered = run_trigger(
-            container,
+        triggered = port.trigger(
             task,
             parse_cli_params(param or []),
             actor="cli",
@@ -304,7 +303,7 @@ def trigger(
         return
     out.print(f"{task}: task {triggered.task_id}")
     if wait:
-        result = wait_for(triggered.task_id, timeout)
+        result = port.wait(triggered.task_id, timeout)
         sys.stdout.write(json.dumps(result, default=str) + "\n")
 
 

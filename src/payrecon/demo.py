@@ -13,13 +13,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from payrecon.bootstrap import Container
+from payrecon.bootstrap import Container, pipeline
 from payrecon.domain.money import money_text
-from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
-from payrecon.services.ingest import receive_file
-from payrecon.services.reports import Summary, reconciliation_summary
+from payrecon.services.admin.imports import (
+    import_contract_owners,
+    import_customers,
+    import_invoices,
+)
+from payrecon.services.reconciliation.ingest import receive_file
+from payrecon.services.reconciliation.reports import Summary, reconciliation_summary
 from payrecon.store.db import upgrade_schema
-from payrecon.worker.dispatch import enqueue_pipeline
 
 STATEMENTS = ("statement-2026-10.camt053.xml", "statement-2026-10.csv")
 
@@ -54,9 +57,10 @@ def run_demo(container: Container, console: Console, *, timeout: float = 600.0) 
         progress.update(step, advance=1, description="ingest, reconcile, balances")
         new_ids = [r.feed_file_id for r in received if not r.duplicate]
         if new_ids:
-            result = enqueue_pipeline(new_ids)
+            port = pipeline(container)
+            run = port.files_received(new_ids)
             if not container.settings.in_process_worker:
-                result.get(timeout=timeout, propagate=True)
+                port.wait(run.task_id, timeout)
         progress.update(step, advance=1, description="summarising")
         summary = reconciliation_summary(engine)
         progress.update(step, advance=1, description="done")

@@ -151,13 +151,17 @@ def test_payment_then_its_return_move_the_credit_status(stack: Stack, tmp_path: 
         log.close()
 
     changes = history(stack, customer)
+    # Known from the customers' import (owing nothing), over once its invoices are imported.
     assert [(c["fromStatus"], c["status"]) for c in changes] == [
-        (None, "OVER_THRESHOLD"),
+        (None, "WITHIN_THRESHOLD"),
+        ("WITHIN_THRESHOLD", "OVER_THRESHOLD"),
         ("OVER_THRESHOLD", "WITHIN_THRESHOLD"),
         ("WITHIN_THRESHOLD", "OVER_THRESHOLD"),
     ]
     assert all(c["changedAt"] and c["cause"] for c in changes)
+    assert [c["cause"] for c in changes[:2]] == ["customers imported", "invoices imported"]
     assert [Decimal(str(c["balance"])) for c in changes] == [
+        Decimal(0),
         Decimal(-300),
         Decimal(-50),
         Decimal(-300),

@@ -25,7 +25,7 @@ from payrecon.api.auth import issue_token
 from payrecon.config import Settings
 from payrecon.feeds.webhooks import sign_gocardless
 from payrecon.sandbox import RunningSandbox, SandboxConfig, SandboxState, serve_in_thread
-from payrecon.services.provider_sync import provider_clients, sync_provider
+from payrecon.services.providers.sync import provider_clients, sync_provider
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine
@@ -177,7 +177,7 @@ def test_gocardless_through_the_real_worker_equals_the_sandbox(
         refunded[refund["payment"]] = refunded.get(refund["payment"], D(0)) + D(refund["amount"])
     expected_allocations = {
         (p["id"], p["reference"], D(p["amount"]) - refunded.get(p["id"], D(0)),
-         "provider_payment_reference")
+         "invoice_reference_exact")
         for p in truth["payments"] if p["collected"] and D(p["amount"]) > refunded.get(p["id"], D(0))
     }  # fmt: skip
     active, allocations = _ledger(engine)

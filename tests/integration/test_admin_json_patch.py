@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from payrecon.domain.errors import InvalidInput
-from payrecon.services.json_patch import PatchTestFailed, apply_patch
+from payrecon.services.admin.json_patch import PatchTestFailed, apply_patch
 from tests.integration.test_admin_lists import admin_client, bearer, body_of, seed_admin_data
 
 ADMIN = bearer("admin")

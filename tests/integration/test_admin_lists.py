@@ -25,6 +25,7 @@ from payrecon.bootstrap import Container
 from payrecon.config import Settings
 from payrecon.store import admin_tables as a
 from payrecon.store import tables as t
+from tests.ledger_rows import keep_amounts_from_rows
 
 SECRET = "admin-api-tests-secret-of-enough-length-0123456789"
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
@@ -135,7 +136,7 @@ def seed_admin_data(engine: Engine) -> None:
                 {"id": i, "external_id": f"X{i:03d}", "invoice_number": number,
                  "customer_id": customer, "kind": kind, "issue_date": date(2024, 4, i),
                  "due_date": date(2024, 5, i), "currency": currency, "total": D(total),
-                 "created_at": T0}
+                 "open_amount": D(total), "created_at": T0}
                 for i, number, customer, kind, total, currency in invoices
             ],
         )  # fmt: skip
@@ -154,7 +155,7 @@ def seed_admin_data(engine: Engine) -> None:
                 {"id": p, "customer_id": c, "source": "bank", "payment_mode": mode,
                  "date": date(2024, 5, p), "amount": D(amount), "currency": currency,
                  "exchange_rate": D(1), "bank_charges": D(0), "tax_amount_withheld": D(0),
-                 "status": status, "created_at": T0}
+                 "status": status, "unused_amount": D(0), "created_at": T0}
                 for p, c, amount, currency, status, _, mode in payments
             ],
         )  # fmt: skip
@@ -167,6 +168,7 @@ def seed_admin_data(engine: Engine) -> None:
                 for p, _, amount, currency, _, invoice, _ in payments
             ],
         )  # fmt: skip
+        keep_amounts_from_rows(conn)
         conn.execute(
             insert(a.payment_links),
             _rows(*[

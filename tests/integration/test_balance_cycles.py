@@ -9,7 +9,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from payrecon.domain.balances import billing_period_start
-from payrecon.services.balances import customers_to_recompute, get_balance, recompute_balances
+from payrecon.services.ledger.balances import (
+    customers_to_recompute,
+    get_balance,
+    recompute_balances,
+)
 from payrecon.store import tables as t
 from payrecon.store.admin_tables import billing_cycles
 from tests.integration.test_pipeline_services import customer_id, load_ledger
@@ -42,6 +46,7 @@ def add_payment(engine: Engine, customer: int, day: date, amount: str) -> None:
                 bank_charges=Decimal(0),
                 tax_amount_withheld=Decimal(0),
                 status="active",
+                unused_amount=Decimal(amount),
                 created_at=datetime.now(UTC),
             )
         )

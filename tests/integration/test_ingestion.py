@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from payrecon.services.inbox import scan_inbox
-from payrecon.services.ingest import ingest_feed_file, receive_file
+from payrecon.services.reconciliation.inbox import scan_inbox
+from payrecon.services.reconciliation.ingest import ingest_feed_file, receive_file
 from payrecon.store import tables as t
 from tests.integration.test_pipeline_services import DATA, count, load_ledger, run_pipeline
 

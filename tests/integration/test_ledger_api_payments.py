@@ -18,7 +18,7 @@ from payrecon.api.auth import issue_token
 from payrecon.api.jsonenc import encode
 from payrecon.bootstrap import Container
 from payrecon.config import Settings
-from payrecon.services.imports import import_customers, import_invoices
+from payrecon.services.admin.imports import import_customers, import_invoices
 from payrecon.store import tables as t
 
 D = Decimal

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from payrecon.services.ledger_audit import audit_ledger
+from payrecon.services.ledger.audit import audit_ledger
 from payrecon.store import tables as t
 from tests.integration.test_pipeline_services import DATA, load_ledger, run_pipeline
 
@@ -55,8 +55,36 @@ def test_breaches_made_behind_the_services_back_are_reported_not_fixed(
     assert sorted((b.invariant, b.entity) for b in report.breaches) == [
         ("invoice_over_allocated", "invoice"),
         ("matched_line_without_payment", "statement_line"),
+        ("open_amount_drift", "invoice"),  # the kept amounts did not see the forged row
         ("payment_over_applied", "payment"),
+        ("unused_amount_drift", "payment"),
     ]
-    assert report.as_counts()["breaches"] == 3
+    assert report.as_counts()["breaches"] == 5
     with engine.connect() as conn:  # nothing was repaired
         assert conn.execute(select(func.count()).select_from(t.allocations)).scalar_one() == 5
+
+
+def test_a_kept_amount_that_drifts_from_the_rows_is_a_breach(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_ledger(engine)
+    run_pipeline(engine, tmp_path / "store", DATA / "statement.camt053.xml")
+    assert audit_ledger(engine).breaches == []
+    with engine.begin() as conn:
+        invoice = conn.execute(
+            select(t.invoices.c.id, t.invoices.c.open_amount).where(
+                t.invoices.c.invoice_number == "INV-00004"
+            )
+        ).one()
+        conn.execute(
+            t.invoices.update()
+            .where(t.invoices.c.id == invoice.id)
+            .values(open_amount=invoice.open_amount - Decimal("0.01"))
+        )
+    (breach,) = audit_ledger(engine).breaches
+    assert (breach.invariant, breach.entity, breach.entity_id) == (
+        "open_amount_drift",
+        "invoice",
+        invoice.id,
+    )
+    assert breach.detail == "kept 232.9900, the rows give 233.0000"

@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from payrecon.domain.errors import OverAllocation
-from payrecon.services import credit_notes, payments
-from payrecon.services.credit_notes import CreditNoteInput
-from payrecon.services.imports import import_customers, import_invoices
-from payrecon.services.payments import InvoicePaymentInput, PaymentInput
+from payrecon.services.admin.imports import import_customers, import_invoices
+from payrecon.services.ledger import credit_notes, payments
+from payrecon.services.ledger.credit_notes import CreditNoteInput
+from payrecon.services.ledger.payments import InvoicePaymentInput, PaymentInput
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 

@@ -1,7 +1,11 @@
-"""Property tests: random sequences of ledger writes through the services, and after every step
-the ledger's invariants (DESIGN.md, Data and invariants):
+"""Property tests: random sequences of ledger writes through every writer (API payments, credit
+notes and refunds; bank lines reconciled, returned and matched by hand; allocations deleted from
+the review queue; provider payments collected, failed, reinstated and refunded), and after every
+step the ledger's invariants (DESIGN.md, Data and invariants):
 
 - no invoice is over-allocated; no payment or credit note is over-applied (allocations + refunds);
+- the kept amounts (each invoice's open amount, each payment's and credit note's unused amount)
+  equal what the rows give, recomputed here independently;
 - the cached balance and credit status equal what the rows give, recomputed independently;
 - nothing is negative where the seeds forbid it (amounts, unused amounts, open amounts);
 - a refused write (any PayreconError) changes nothing.
@@ -15,7 +19,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,17 +37,39 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import Engine, func, select, text
 
+from payrecon.domain.allocation import Funds, unused_amount
 from payrecon.domain.balances import customer_balance
 from payrecon.domain.credit_status import credit_status
 from payrecon.domain.errors import PayreconError
 from payrecon.domain.ledger import Collection
-from payrecon.services import adjustments, credit_notes, payments, refunds
-from payrecon.services.credit_notes import CreditAllocationInput, CreditNoteInput
-from payrecon.services.imports import import_customers, import_invoices
-from payrecon.services.payments import InvoicePaymentInput, PaymentInput
-from payrecon.services.refunds import RefundInput
+from payrecon.domain.matching.manual import ManualAllocation
+from payrecon.domain.providers import (
+    PaymentStatus,
+    Provider,
+    ProviderPayment,
+    ProviderRefund,
+    RefundStatus,
+)
+from payrecon.services.admin.imports import (
+    import_contract_owners,
+    import_customers,
+    import_invoices,
+)
+from payrecon.services.ledger import adjustments, credit_notes, payments, refunds
+from payrecon.services.ledger.balances import recompute_balances
+from payrecon.services.ledger.credit_notes import CreditAllocationInput, CreditNoteInput
+from payrecon.services.ledger.payments import InvoicePaymentInput, PaymentInput
+from payrecon.services.ledger.refunds import RefundInput
+from payrecon.services.providers.allocations import ProviderRef
+from payrecon.services.providers.ledger import store_payments, store_refunds
+from payrecon.services.reconciliation import review
+from payrecon.services.reconciliation.reconcile import reconcile_pending
+from payrecon.store import admin_tables as at
 from payrecon.store import ledger_tables as lt
+from payrecon.store import matching_tables as mt
+from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
+from payrecon.store.bulk import advance_id_sequence
 from payrecon.store.db import make_engine, upgrade_schema
 from payrecon.store.schema import metadata
 
@@ -51,6 +77,8 @@ D = Decimal
 DATA = Path(__file__).resolve().parents[1] / "data"
 DAY = date(2026, 11, 1)
 LEDGER_TABLES = [
+    t.invoices,
+    t.statement_lines,
     t.payments,
     t.allocations,
     t.customer_balances,
@@ -60,7 +88,14 @@ LEDGER_TABLES = [
     lt.balance_adjustments,
     lt.credit_status,
     lt.credit_status_history,
+    mt.payment_reversals,
+    mt.payment_settlements,
 ]
+OWNER_ACCOUNT = "GB33BUKB20201555555555"  # tests/data/contract_owners.csv
+INVOICE_NUMBERS = {1: "INV-00001", 2: "INV-00002", 3: "INV-00003", 4: "INV-00004"}
+ACCOUNT_NUMBERS = {1: "AC000001", 2: "AC000002", 3: "AC000003"}
+GOCARDLESS = ProviderRef(1, "gocardless")
+T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
 money = st.decimals(min_value=D("0.01"), max_value=D("300"), places=2) | st.decimals(
     min_value=D("0.001"), max_value=D("50"), places=3
@@ -84,10 +119,17 @@ class LedgerMachine(RuleBasedStateMachine):
     payments = Bundle("payments")
     notes = Bundle("credit_notes")
     refunds = Bundle("refunds")
+    credit_lines = Bundle("credit_lines")
+    provider_payments = Bundle("provider_payments")
 
     def __init__(self) -> None:
         super().__init__()
         self.engine = type(self).make_engine()
+        self.serial = 0
+
+    def next_id(self, prefix: str) -> str:
+        self.serial += 1
+        return f"{prefix}{self.serial:05d}"
 
     def teardown(self) -> None:
         self.engine.dispose()
@@ -200,6 +242,142 @@ class LedgerMachine(RuleBasedStateMachine):
         signed = amount if credit else -amount
         self.attempt(lambda: adjustments.create_adjustment(self.engine, customer, signed, "test"))
 
+    @rule(
+        target=credit_lines,
+        customer=customers,
+        amount=money,
+        said=st.sampled_from(["invoice", "account", "nothing"]),
+        data=st.data(),
+    )
+    def bank_credit(self, customer: int, amount: Decimal, said: str, data: st.DataObject) -> Any:
+        """A credit on the owner's account, reconciled by the matcher: by an invoice reference,
+        by the customer's account number, or (nothing said) left for review."""
+        text = {
+            "invoice": INVOICE_NUMBERS[data.draw(st.sampled_from(OWN_INVOICES[customer]))],
+            "account": f"acct {ACCOUNT_NUMBERS[customer]}",
+            "nothing": "thank you",
+        }[said]
+        reference = self.next_id("BK")
+        add_line(
+            self.engine, reference, round(amount, 2) or D("0.01"), text, e2e=f"E2E-{reference}"
+        )
+        self.attempt(self.reconcile)
+        return reference
+
+    @rule(line=consumes(credit_lines), partial=st.booleans())
+    def bank_return(self, line: str, partial: bool) -> None:
+        """The bank returns an earlier credit (AM04): its payment is reversed, if it has one."""
+        credit = line_row(self.engine, line)
+        amount = -credit.amount if not partial else -(credit.amount / 2).quantize(D("0.01"))
+        if amount == 0:
+            return
+        add_line(
+            self.engine,
+            self.next_id("RT"),
+            amount,
+            "return",
+            e2e=credit.end_to_end_id,
+            reason="AM04",
+        )
+        self.attempt(self.reconcile)
+
+    @rule(line=credit_lines, customer=customers, data=st.data())
+    def match_by_hand(self, line: str, customer: int, data: st.DataObject) -> None:
+        applied = data.draw(applications(customer))
+        wanted = [ManualAllocation(i, a) for i, a in applied]
+        line_id = line_row(self.engine, line).id
+        self.attempt(
+            lambda: review.match_by_hand(
+                self.engine, line_id, customer_id=customer, allocations=wanted,
+                reason="phoned", actor="ana",
+            )
+        )  # fmt: skip
+
+    @rule(data=st.data())
+    def delete_bank_allocation(self, data: st.DataObject) -> None:
+        with self.engine.connect() as conn:
+            ids = (
+                conn.execute(
+                    select(t.allocations.c.id)
+                    .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
+                    .where(t.payments.c.source == "bank", t.payments.c.status == "active")
+                    .order_by(t.allocations.c.id)
+                )
+                .scalars()
+                .all()
+            )
+        if not ids:
+            return
+        chosen = data.draw(st.sampled_from(ids))
+        self.attempt(
+            lambda: review.delete_allocation(self.engine, chosen, actor="ana", reason="wrong")
+        )
+
+    @rule(
+        target=provider_payments,
+        amount=money,
+        status=st.sampled_from([PaymentStatus.CONFIRMED] * 3 + [PaymentStatus.PENDING_SUBMISSION]),
+        reference=st.sampled_from([None, "INV-00001", "INV-00002"]),
+    )
+    def provider_payment(
+        self, amount: Decimal, status: PaymentStatus, reference: str | None
+    ) -> Any:
+        external = self.next_id("PM")
+        self.store_provider_payment(external, round(amount, 2) or D("0.01"), status, reference)
+        return external
+
+    @rule(
+        payment=provider_payments,
+        status=st.sampled_from(
+            [PaymentStatus.FAILED, PaymentStatus.CHARGED_BACK, PaymentStatus.PAID_OUT]
+        ),
+    )
+    def provider_payment_moves(self, payment: str, status: PaymentStatus) -> None:
+        """A later word on the payment: it failed, was charged back, or (again) paid out."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                select(pt.provider_payments).where(pt.provider_payments.c.external_id == payment)
+            ).one()
+        self.store_provider_payment(payment, stored.amount, status, stored.reference)
+
+    @rule(payment=provider_payments, amount=small, live=st.booleans())
+    def provider_refund(self, payment: str, amount: Decimal, live: bool) -> None:
+        status = RefundStatus.PAID if live else RefundStatus.CANCELLED
+        refund = ProviderRefund(
+            Provider.GOCARDLESS, f"RF-{payment}", payment, amount, "GBP", status, self.clock()
+        )
+        self.attempt(
+            lambda: self.in_transaction(
+                lambda conn: store_refunds(conn, GOCARDLESS, [refund], self.clock())
+            )
+        )
+
+    def store_provider_payment(
+        self, external: str, amount: Decimal, status: PaymentStatus, reference: str | None
+    ) -> None:
+        payment = ProviderPayment(
+            Provider.GOCARDLESS, external, amount, "GBP", status, T0,
+            charge_date=DAY, mandate_id="MD0001", reference=reference,
+        )  # fmt: skip
+        self.attempt(
+            lambda: self.in_transaction(
+                lambda conn: store_payments(conn, GOCARDLESS, [payment], self.clock())
+            )
+        )
+
+    def reconcile(self) -> None:
+        """The pipeline's steps after an ingest: reconcile, then the customers reconciled."""
+        done = reconcile_pending(self.engine, chunk_size=3)
+        recompute_balances(self.engine, customer_ids=done.customer_ids)
+
+    def clock(self) -> datetime:
+        self.serial += 1
+        return T0 + timedelta(seconds=self.serial)
+
+    def in_transaction(self, write: Callable[[Any], Any]) -> Any:
+        with self.engine.begin() as conn:
+            return write(conn)
+
     @invariant()
     def ledger_holds(self) -> None:
         check_ledger(self.engine)
@@ -256,6 +434,37 @@ def check_ledger(engine: Engine) -> None:
         assert on_invoice.get(invoice.id, D(0)) <= invoice.total, (
             f"invoice {invoice.id} over-allocated"
         )
+        kept = invoice.open_amount
+        assert kept == invoice.total - on_invoice.get(invoice.id, D(0)), (
+            f"invoice {invoice.id} kept"
+        )
+    refunded: dict[tuple[str, int], Decimal] = {}
+    for r in rows["refunds"]:
+        key = ("p", r.payment_id) if r.payment_id is not None else ("n", r.credit_note_id)
+        refunded[key] = refunded.get(key, D(0)) + r.amount
+    for p in rows["payments"]:
+        funds = Funds(
+            "payment",
+            p.customer_id,
+            p.currency,
+            p.amount,
+            refunded.get(("p", p.id), D(0)),
+            p.status == "active",
+        )
+        allocated = used.get(("p", p.id), D(0)) - refunded.get(("p", p.id), D(0))
+        assert p.unused_amount == unused_amount(funds, allocated), f"payment {p.id} kept"
+    for n in rows["credit_notes"]:
+        live = n.collection_status == "collected"
+        funds = Funds(
+            "credit note",
+            n.customer_id,
+            n.currency,
+            n.amount,
+            refunded.get(("n", n.id), D(0)),
+            live,
+        )
+        allocated = used.get(("n", n.id), D(0)) - refunded.get(("n", n.id), D(0))
+        assert n.unused_amount == unused_amount(funds, allocated), f"credit note {n.id} kept"
     for p in rows["payments"]:
         assert p.amount > 0
         assert used.get(("p", p.id), D(0)) <= p.amount, f"payment {p.id} over-applied"
@@ -291,14 +500,65 @@ def check_ledger(engine: Engine) -> None:
 TALLY: Counter[str] = Counter()
 
 
+def load_ledger_world(engine: Engine) -> None:
+    """tests/data's owner, customers and invoices; a statement file to add lines to; a
+    GoCardless provider whose mandate MD0001 is customer C001's."""
+    import_contract_owners(engine, DATA / "contract_owners.csv")
+    import_customers(engine, DATA / "customers.csv")
+    import_invoices(engine, DATA / "invoices.csv")
+    with engine.begin() as conn:
+        conn.execute(
+            at.payment_providers.insert().values(
+                id=1, name="gc", kind="gocardless", enabled=True, created_at=T0, updated_at=T0
+            )
+        )
+        conn.execute(
+            t.feed_files.insert().values(
+                id=1, sha256="0" * 64, filename="lines.xml", status="processed", received_at=T0
+            )
+        )
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            advance_id_sequence(conn, at.payment_providers)
+            advance_id_sequence(conn, t.feed_files)
+
+
+def add_line(
+    engine: Engine,
+    reference: str,
+    amount: Decimal,
+    remittance: str,
+    *,
+    e2e: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """A pending line on the owner's account, as ingest writes it."""
+    with engine.begin() as conn:
+        seq = conn.execute(select(func.count()).select_from(t.statement_lines)).scalar_one()
+        conn.execute(
+            t.statement_lines.insert().values(
+                feed_file_id=1, seq=seq + 1, account=OWNER_ACCOUNT, external_id=reference,
+                booking_date=DAY, amount=amount, currency="GBP", remittance=remittance,
+                end_to_end_id=e2e, return_reason=reason, status="pending", created_at=T0,
+                contract_owner_id=1,
+            )
+        )  # fmt: skip
+
+
+def line_row(engine: Engine, reference: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(t.statement_lines).where(t.statement_lines.c.external_id == reference)
+        ).one()
+
+
 def sqlite_ledger(tmp: Path) -> Callable[[], Engine]:
     """A migrated, loaded database file made once, copied for every example."""
     template = tmp / "template.db"
     url = f"sqlite:///{template}"
     upgrade_schema(url)
     engine = make_engine(url)
-    import_customers(engine, DATA / "customers.csv")
-    import_invoices(engine, DATA / "invoices.csv")
+    load_ledger_world(engine)
     engine.dispose()
     counter = iter(range(10**6))
 
@@ -331,7 +591,10 @@ def test_ledger_invariants_hold_on_sqlite(tmp_path: Path) -> None:
     # Not vacuous: writes of every family succeeded, and some were refused (and undone).
     succeeded = sum(n for kind, n in TALLY.items() if not kind.endswith("refused"))
     assert succeeded >= 200, TALLY
-    for kind in ("payment", "credit_note", "refund", "adjust_balance"):
+    for kind in (
+        "payment", "credit_note", "refund", "adjust_balance", "bank_credit", "bank_return",
+        "match_by_hand", "delete_bank_allocation", "provider_payment", "provider_refund",
+    ):  # fmt: skip
         assert any(n for k, n in TALLY.items() if kind in k and "refused" not in k), (kind, TALLY)
     assert sum(n for kind, n in TALLY.items() if kind.endswith("refused")) > 0, TALLY
 
@@ -343,8 +606,7 @@ def test_ledger_invariants_hold_on_postgresql(pg_database: str) -> None:
         engine = make_engine(pg_database)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        import_customers(engine, DATA / "customers.csv")
-        import_invoices(engine, DATA / "invoices.csv")
+        load_ledger_world(engine)
         return engine
 
     run(make, examples=6, steps=12, derandomize=False)

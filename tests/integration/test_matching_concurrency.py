@@ -11,9 +11,13 @@ from benchmarks.matching_payouts import load_payouts
 from benchmarks.matching_score import load_and_reconcile
 from sqlalchemy import Engine, select
 
-from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
-from payrecon.services.ingest import ingest_feed_file, receive_file
-from payrecon.services.reconcile import reconcile_pending
+from payrecon.services.admin.imports import (
+    import_contract_owners,
+    import_customers,
+    import_invoices,
+)
+from payrecon.services.reconciliation.ingest import ingest_feed_file, receive_file
+from payrecon.services.reconciliation.reconcile import reconcile_pending
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from tests.conftest import _truncate_all

@@ -19,11 +19,11 @@ from payrecon.domain.errors import Conflict
 from payrecon.domain.providers import PayoutStatus, Provider, ProviderPayout
 from payrecon.feeds.gocardless import GoCardlessClient
 from payrecon.feeds.http import RetryPolicy
-from payrecon.services.balances import recompute_balances
-from payrecon.services.ledger_audit import audit_ledger
-from payrecon.services.provider_payouts import store_payouts, sync_payout_items
-from payrecon.services.reconcile import reconcile_pending
-from payrecon.services.review import get_statement_line, match_by_hand
+from payrecon.services.ledger.audit import audit_ledger
+from payrecon.services.ledger.balances import recompute_balances
+from payrecon.services.providers.payouts import store_payouts, sync_payout_items
+from payrecon.services.reconciliation.reconcile import reconcile_pending
+from payrecon.services.reconciliation.review import get_statement_line, match_by_hand
 from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t

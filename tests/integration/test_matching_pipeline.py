@@ -11,7 +11,7 @@ from benchmarks.matching_data import write_dataset
 from benchmarks.matching_score import load_and_reconcile, score
 from sqlalchemy import Engine, func, select
 
-from payrecon.services.reconcile import reconcile_pending
+from payrecon.services.reconciliation.reconcile import reconcile_pending
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 

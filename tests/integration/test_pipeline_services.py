@@ -10,11 +10,15 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from payrecon.domain.errors import Conflict, FeedFormatError
-from payrecon.services.balances import get_balance, recompute_balances
-from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
-from payrecon.services.ingest import ingest_feed_file, receive_file
-from payrecon.services.reconcile import reconcile_pending
-from payrecon.services.reports import export_csv
+from payrecon.services.admin.imports import (
+    import_contract_owners,
+    import_customers,
+    import_invoices,
+)
+from payrecon.services.ledger.balances import get_balance, recompute_balances
+from payrecon.services.reconciliation.ingest import ingest_feed_file, receive_file
+from payrecon.services.reconciliation.reconcile import reconcile_pending
+from payrecon.services.reconciliation.reports import export_csv
 from payrecon.store import tables as t
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -21,9 +21,9 @@ from sqlalchemy import Engine, select
 
 from payrecon.domain.providers import Provider, ProviderEvent
 from payrecon.feeds.gocardless import GoCardlessClient
-from payrecon.services.balances import get_balance
-from payrecon.services.provider_events import load_provider, process_pending_events, store_events
-from payrecon.services.provider_sync import provider_clients
+from payrecon.services.ledger.balances import get_balance
+from payrecon.services.providers.events import load_provider, process_pending_events, store_events
+from payrecon.services.providers.sync import provider_clients
 from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
@@ -163,15 +163,13 @@ def test_a_charged_back_payment_reverses_its_allocations_and_the_balance_moves_b
 
     assert ledger.payment_status("PM1") == "active"
     assert ledger.allocations() == {
-        "INV-3": (D("50.00"), "provider_payment_reference"),
-        "INV-1": (D("100.00"), "provider_payment_fifo"),
+        "INV-3": (D("50.00"), "invoice_reference_exact"),
+        "INV-1": (D("100.00"), "oldest_due_first"),
     }
     assert ledger.balance() == D("-80.00")
     a = t.allocations.c
     with ledger.engine.connect() as conn:
-        evidence = conn.execute(
-            select(a.evidence).where(a.rule == "provider_payment_fifo")
-        ).scalar()
+        evidence = conn.execute(select(a.evidence).where(a.rule == "oldest_due_first")).scalar()
     assert evidence["mandate"] == "MD0001"
     assert evidence["provider_payment"] == "PM1"
 
@@ -234,7 +232,7 @@ def test_a_refund_takes_back_allocations_and_a_failed_refund_gives_the_money_bac
         recorded = conn.execute(select(refunds.amount, refunds.reference_number)).one()
     assert tuple(recorded) == (D("60.00"), "RF1")
     # The invoice due last gives back first: INV-3 (due in March) loses its 50, INV-1 10 more.
-    assert ledger.allocations() == {"INV-1": (D("90.00"), "provider_payment_fifo")}
+    assert ledger.allocations() == {"INV-1": (D("90.00"), "oldest_due_first")}
     assert ledger.balance() == D("-140.00")  # 150 paid - 60 refunded - 230 invoiced
 
     provider_state.refund("RF1", "PM1", 6000, "failed")

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, func, insert, select
 from payrecon.domain.providers import DisputeStatus
 from payrecon.feeds.http import RetryPolicy
 from payrecon.sandbox import RunningSandbox, SandboxConfig, SandboxState, serve_in_thread
-from payrecon.services.provider_openbanking import register_openbanking_account
-from payrecon.services.provider_sync import provider_clients, sync_provider
-from payrecon.services.reconcile import reconcile_pending
+from payrecon.services.providers.openbanking import register_openbanking_account
+from payrecon.services.providers.sync import provider_clients, sync_provider
+from payrecon.services.reconciliation.reconcile import reconcile_pending
 from payrecon.store import admin_tables as a
 from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
@@ -102,6 +102,7 @@ def seed_invoice(engine: Engine, customer: int, number: str, total: str, due: da
                     due_date=due,
                     currency="GBP",
                     total=D(total),
+                    open_amount=D(total),
                     created_at=T0,
                 )
                 .returning(t.invoices.c.id)

@@ -22,7 +22,11 @@ from structlog.testing import capture_logs
 from payrecon.api.routes.webhooks import provider_events_enqueuer
 from payrecon.feeds.webhooks import sign_gocardless, sign_stripe
 from payrecon.sandbox import RunningSandbox, SandboxState, serve_in_thread
-from payrecon.services.provider_sync import process_received_events, provider_clients, sync_provider
+from payrecon.services.providers.sync import (
+    process_received_events,
+    provider_clients,
+    sync_provider,
+)
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from tests.integration.test_admin_lists import admin_client, bearer

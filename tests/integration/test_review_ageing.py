@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
 from payrecon.domain.review_age import age_bucket
-from payrecon.services.review_ageing import review_queue_age
+from payrecon.services.reconciliation.review_ageing import review_queue_age
 from payrecon.store import tables as t
 from tests.integration.test_pipeline_services import DATA, load_ledger, run_pipeline
 

@@ -27,9 +27,13 @@ from payrecon.api.app import create_app
 from payrecon.api.auth import issue_token
 from payrecon.bootstrap import Container
 from payrecon.config import Settings
-from payrecon.services.imports import import_contract_owners, import_customers, import_invoices
-from payrecon.services.ingest import ingest_feed_file, receive_file
-from payrecon.services.reconcile import reconcile_pending
+from payrecon.services.admin.imports import (
+    import_contract_owners,
+    import_customers,
+    import_invoices,
+)
+from payrecon.services.reconciliation.ingest import ingest_feed_file, receive_file
+from payrecon.services.reconciliation.reconcile import reconcile_pending
 from payrecon.store import tables as t
 from payrecon.store.audit_tables import audit_log
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -9,28 +10,31 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from payrecon.domain.allocation import (
+    Funds,
+    OpenInvoice,
+    ProblemKind,
+    ProposedAllocation,
+    allocation_problems,
+    check_refund,
+    raise_for_problems,
+    unused_amount,
+)
 from payrecon.domain.credit_status import CreditStatus, credit_status
 from payrecon.domain.errors import CurrencyMismatch, InvalidInput, OverAllocation
 from payrecon.domain.ledger import (
     AllocationEdit,
     Collection,
     CreditNoteStatus,
-    Funds,
-    InvoiceOpen,
-    ProblemKind,
     Rounding,
-    WantedAllocation,
-    allocate_oldest_first,
-    allocation_problems,
     base_currency_amount,
     card_last_four,
-    check_refund,
     credit_note_status,
     currency_number,
     plan_allocation_edits,
-    raise_for_problems,
-    unused_amount,
 )
+from payrecon.domain.matching import InvoiceBook, LineDecision, LineToMatch, allocate_known
+from payrecon.domain.matching.rules import Source
 from payrecon.domain.money import RoundingMode
 
 D = Decimal
@@ -38,17 +42,26 @@ D = Decimal
 
 def invoice(
     id: int, total: str, *, elsewhere: str = "0", due: int = 1, customer: int = 7, cur: str = "GBP"
-) -> InvoiceOpen:
-    return InvoiceOpen(
+) -> OpenInvoice:
+    return OpenInvoice(
         id=id,
         number=f"INV-{id:05d}",
         customer_id=customer,
         currency=cur,
-        total=D(total),
-        allocated_elsewhere=D(elsewhere),
         issue_date=date(2026, 1, due),
         due_date=date(2026, 2, due),
+        open_amount=D(total) - D(elsewhere),
     )
+
+
+def allocate_oldest_first(
+    amount: Decimal, invoices: Iterable[OpenInvoice]
+) -> list[ProposedAllocation]:
+    """AutoApply as credit notes get it: the rule book's order for credit notes."""
+    funds = LineToMatch(1, date(2026, 3, 1), amount, "GBP", source=Source.CREDIT_NOTE)
+    decided = allocate_known(funds, 7, "credit note 1", InvoiceBook(invoices))
+    assert isinstance(decided, LineDecision)
+    return [ProposedAllocation(a.invoice_id, a.amount) for a in decided.allocations]
 
 
 PAYMENT = Funds("payment", 7, "GBP", D("16.34"))
@@ -56,14 +69,14 @@ BOOK = {1: invoice(1, "153.00"), 2: invoice(2, "40.00", elsewhere="30.00")}
 
 
 def kinds(funds: Funds, *wanted: tuple[int, str]) -> list[ProblemKind]:
-    allocations = [WantedAllocation(i, D(a)) for i, a in wanted]
+    allocations = [ProposedAllocation(i, D(a)) for i, a in wanted]
     return [p.kind for p in allocation_problems(funds, allocations, BOOK)]
 
 
 def test_the_seed_001_example_is_valid_and_leaves_nothing_unused() -> None:
     assert kinds(PAYMENT, (1, "16.34")) == []
     assert unused_amount(PAYMENT, D("16.34")) == 0
-    assert BOOK[1].total - D("16.34") == D("136.66")  # the invoice's balance (seed says 103.66)
+    assert BOOK[1].open_amount - D("16.34") == D("136.66")  # the balance (seed says 103.66)
 
 
 @pytest.mark.parametrize(
@@ -96,18 +109,18 @@ def test_allocation_problems(
 
 def test_problems_become_one_exception_bad_input_first() -> None:
     raise_for_problems([])
-    over = allocation_problems(PAYMENT, [WantedAllocation(1, D("20"))], BOOK)
+    over = allocation_problems(PAYMENT, [ProposedAllocation(1, D("20"))], BOOK)
     with pytest.raises(OverAllocation) as conflict:
         raise_for_problems(over)
     assert conflict.value.details == [
-        {"problem": "funds_over_applied", "invoiceId": None, "message": over[0].message}
+        {"problem": "funds_over_applied", "invoiceId": None, "message": over[0].reason}
     ]
     currency = allocation_problems(
-        Funds("payment", 7, "EUR", D("5")), [WantedAllocation(1, D("1"))], BOOK
+        Funds("payment", 7, "EUR", D("5")), [ProposedAllocation(1, D("1"))], BOOK
     )
     with pytest.raises(CurrencyMismatch):
         raise_for_problems(currency)
-    mixed = allocation_problems(PAYMENT, [WantedAllocation(9, D("20"))], BOOK)
+    mixed = allocation_problems(PAYMENT, [ProposedAllocation(9, D("20"))], BOOK)
     with pytest.raises(InvalidInput) as invalid:
         raise_for_problems(mixed)
     assert not isinstance(invalid.value, OverAllocation)
@@ -131,25 +144,25 @@ def test_auto_apply_pays_the_earliest_due_first_and_keeps_the_surplus() -> None:
         invoice(3, "10", elsewhere="10", due=1),
     ]
     assert allocate_oldest_first(D("150"), book) == [
-        WantedAllocation(2, D("40")),
-        WantedAllocation(1, D("100")),
+        ProposedAllocation(2, D("40")),
+        ProposedAllocation(1, D("100")),
     ]
     assert allocate_oldest_first(D("50"), book) == [
-        WantedAllocation(2, D("40")),
-        WantedAllocation(1, D("10")),
+        ProposedAllocation(2, D("40")),
+        ProposedAllocation(1, D("10")),
     ]
     assert allocate_oldest_first(D("0"), book) == []
 
 
 def test_edits_add_without_id_edit_with_id_and_delete_the_rest() -> None:
-    existing = {10: WantedAllocation(1, D("5")), 11: WantedAllocation(2, D("6"))}
+    existing = {10: ProposedAllocation(1, D("5")), 11: ProposedAllocation(2, D("6"))}
     plan = plan_allocation_edits(
         existing, [AllocationEdit(11, 2, D("7")), AllocationEdit(None, 3, D("1"))]
     )
-    assert plan.update == {11: WantedAllocation(2, D("7"))}
-    assert plan.add == [WantedAllocation(3, D("1"))]
+    assert plan.update == {11: ProposedAllocation(2, D("7"))}
+    assert plan.add == [ProposedAllocation(3, D("1"))]
     assert plan.delete == [10]
-    assert plan.final == [WantedAllocation(2, D("7")), WantedAllocation(3, D("1"))]
+    assert plan.final == [ProposedAllocation(2, D("7")), ProposedAllocation(3, D("1"))]
     with pytest.raises(InvalidInput, match="allocation 99 does not belong"):
         plan_allocation_edits(existing, [AllocationEdit(99, 1, D("1"))])
     with pytest.raises(InvalidInput, match="listed more than once"):

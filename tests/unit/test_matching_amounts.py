@@ -17,8 +17,8 @@ from payrecon.domain.matching import (
     ProblemKind,
     match_lines,
 )
-from payrecon.domain.matching_amounts import find_combinations
-from payrecon.domain.rules import CombinationSettings, RuleBook, RuleSet, Tolerances
+from payrecon.domain.matching.amounts import find_combinations
+from payrecon.domain.matching.rules import CombinationSettings, RuleBook, RuleSet, Tolerances
 
 D = Decimal
 PAYER = "GB29NWBK60161331926819"

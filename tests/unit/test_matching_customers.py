@@ -21,7 +21,7 @@ from payrecon.domain.matching import (
     match_lines,
     suggest_payers,
 )
-from payrecon.domain.rules import RuleBook, RuleSet
+from payrecon.domain.matching.rules import RuleBook, RuleSet
 
 D = Decimal
 DUE = date(2026, 9, 1)

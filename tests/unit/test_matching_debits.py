@@ -22,7 +22,7 @@ from payrecon.domain.matching import (
     ProblemKind,
     match_lines,
 )
-from payrecon.domain.rules import DebitSettings, RuleBook, RuleSet
+from payrecon.domain.matching.rules import DebitSettings, RuleBook, RuleSet
 
 D = Decimal
 DAY = date(2026, 10, 10)

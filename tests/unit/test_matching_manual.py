@@ -10,7 +10,7 @@ import pytest
 
 from payrecon.domain.errors import CurrencyMismatch, InvalidInput, OverAllocation, PayreconError
 from payrecon.domain.matching import OpenInvoice
-from payrecon.domain.matching_manual import ManualAllocation, ManualMatch, judge_manual_match
+from payrecon.domain.matching.manual import ManualAllocation, ManualMatch, judge_manual_match
 
 D = Decimal
 INVOICES = {

@@ -20,14 +20,14 @@ from payrecon.domain.matching import (
     normalise_account,
     payout_reference_candidates,
 )
-from payrecon.domain.matching_payouts import (
+from payrecon.domain.matching.payouts import (
     PayoutItem,
     PayoutToSettle,
     item_kind,
     payout_reference_key,
     reference_keys,
 )
-from payrecon.domain.rules import RuleBook, RuleSet
+from payrecon.domain.matching.rules import RuleBook, RuleSet
 
 D = Decimal
 ARRIVAL = date(2026, 10, 6)

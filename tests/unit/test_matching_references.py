@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from payrecon.domain.matching_references import (
+from payrecon.domain.matching.references import (
     KIND_CREDITOR,
     ReferenceReader,
     creditor_reference,

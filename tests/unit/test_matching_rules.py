@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from payrecon.domain.rules import AllocationRule, RuleBook, RuleSet, RuleSetError
-from payrecon.services.reconcile import default_rules_dir, load_rule_book
+from payrecon.domain.matching.rules import AllocationRule, RuleBook, RuleSet, RuleSetError
+from payrecon.services.rules import default_rules_dir, load_rule_book
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 

@@ -20,14 +20,14 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.services.admin import (
+from payrecon.services.admin.json_patch import PatchOperation
+from payrecon.services.admin.resources import (
     AdminResource,
     create_resource,
     get_resource,
     list_resources,
     patch_resource,
 )
-from payrecon.services.json_patch import PatchOperation
 
 
 def admin_router(

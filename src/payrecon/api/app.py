@@ -8,11 +8,14 @@ from payrecon import __version__
 from payrecon.api.errors import install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.routes import all_routers
-from payrecon.bootstrap import Container, get_container, install_container
-from payrecon.services.reconcile import load_rule_book
+from payrecon.bootstrap import Container, get_container, pipeline
+from payrecon.services.pipeline import Pipeline
+from payrecon.services.rules import load_rule_book
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(container: Container | None = None, port: Pipeline | None = None) -> FastAPI:
+    """The app over `container` (the process's own by default); `port` is the pipeline it
+    tells about received files and asks about tasks (Celery, by default)."""
     app = FastAPI(
         title="payrecon status API",
         version=__version__,
@@ -21,8 +24,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         default_response_class=DecimalJSONResponse,
     )
     app.state.container = container or get_container()
-    if app.state.container.settings.in_process_worker:
-        install_container(app.state.container)
+    app.state.pipeline = port or pipeline(app.state.container)
     load_rule_book()  # a bad rules file stops the API at start (RuleSetError names the field)
     install_error_handlers(app)
     for router in all_routers():

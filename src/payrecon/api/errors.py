@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.domain.errors import Conflict, InvalidInput, NotAuthorised, NotFound, PayreconError
-from payrecon.services.feeds import UploadTooLarge
+from payrecon.services.reconciliation.feeds import UploadTooLarge
 
 _STATUS: list[tuple[type[PayreconError], int]] = [
     (NotFound, 404),

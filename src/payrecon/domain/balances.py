@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from typing import Any, Protocol, TypeVar, cast
 
 
-def customer_balance(
-    *,
-    payments: Decimal,
-    invoices: Decimal,
-    credit_notes: Decimal = Decimal(0),
-    adjustments: Decimal = Decimal(0),
-    refunds: Decimal = Decimal(0),
-) -> Decimal:
-    """balance = payments + credit notes + adjustments - refunds - invoices (DESIGN.md)."""
-    return payments + credit_notes + adjustments - refunds - invoices
+class Summable(Protocol):
+    """Decimals, or the column expressions of a query that sums them."""
+
+    def __add__(self, other: Any, /) -> Any: ...
+    def __sub__(self, other: Any, /) -> Any: ...
+
+
+S = TypeVar("S", bound=Summable)
+
+
+def customer_balance(*, payments: S, invoices: S, credit_notes: S, adjustments: S, refunds: S) -> S:
+    """balance = payments + credit notes + adjustments - refunds - invoices (DESIGN.md). The one
+    definition: the services build their set-based SQL by calling this with column sums."""
+    return cast(S, payments + credit_notes + adjustments - refunds - invoices)
 
 
 def billing_period_start(as_of: date, start_day: int) -> date:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class CreditStatus(StrEnum):
@@ -15,7 +16,13 @@ class CreditStatus(StrEnum):
     OVER_THRESHOLD = "OVER_THRESHOLD"
 
 
+def owes_more_than_threshold(balance: Any, credit_threshold: Any) -> Any:
+    """The one definition of "over the threshold", for decimals or for column expressions (the
+    services build their set-based SQL by calling it with columns)."""
+    return -balance > credit_threshold
+
+
 def credit_status(balance: Decimal, credit_threshold: Decimal) -> CreditStatus:
-    if -balance > credit_threshold:
+    if owes_more_than_threshold(balance, credit_threshold):
         return CreditStatus.OVER_THRESHOLD
     return CreditStatus.WITHIN_THRESHOLD

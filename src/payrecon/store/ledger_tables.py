@@ -1,9 +1,9 @@
 """The ledger beyond payments: credit notes and their allocations, refunds, balance adjustments,
 and the credit status of each customer with the history of its changes (migration 0003_ledger);
-then the few reads every ledger write shares (customer terms, invoice locks, live allocations).
+then the reads every ledger write shares (customer terms, invoice numbers, sums refunded).
 
 Credit-note allocations have a table of their own beside `allocations` (payment -> invoice), so
-that neither needs a nullable owner. An invoice's open amount counts both.
+that neither needs a nullable owner. An invoice's open amount (kept on `invoices`) counts both.
 A credit note keeps only the last four characters of the card number (seed 004), never more.
 """
 
@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     ColumnElement,
@@ -25,17 +26,15 @@ from sqlalchemy import (
     Index,
     Select,
     String,
-    Subquery,
     Table,
     Text,
     UniqueConstraint,
     func,
     select,
     type_coerce,
-    union_all,
 )
 
-from payrecon.domain.ledger import InvoiceOpen, Rounding
+from payrecon.domain.ledger import Rounding
 from payrecon.domain.money import RoundingMode
 from payrecon.store import tables as t
 from payrecon.store.tables import metadata
@@ -62,10 +61,13 @@ credit_notes = Table(
     Column("collection_status", String(16), nullable=False),
     _created_at(),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Added by 0014_kept_amounts: amount - refunds - allocations while collected.
+    Column("unused_amount", Amount(), nullable=False),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(
         "collection_status IN ('pending','collected','failed')", name="collection_status"
     ),
+    CheckConstraint("unused_amount >= 0 AND unused_amount <= amount", name="unused_amount"),
 )
 Index("ix_credit_notes_customer_date", credit_notes.c.customer_id, credit_notes.c.date)
 
@@ -78,6 +80,10 @@ credit_note_allocations = Table(
     Column("amount", Amount(), nullable=False),
     Column("currency", String(3), nullable=False),
     _created_at(),
+    # Added by 0014_kept_amounts: every allocation explains itself, as payments' do.
+    Column("rule", String(64), nullable=False),
+    Column("confidence", Amount(scale=3, precision=4), nullable=False),
+    Column("evidence", JSON, nullable=False),
     CheckConstraint("amount > 0", name="amount_positive"),
     UniqueConstraint("credit_note_id", "invoice_id"),
 )
@@ -164,6 +170,7 @@ class CustomerTerms:
     currency: str
     credit_threshold: Decimal
     rounding: Rounding
+    owner_id: int
 
 
 def customer_terms(conn: Connection, customer_id: int) -> CustomerTerms | None:
@@ -175,6 +182,7 @@ def customer_terms(conn: Connection, customer_id: int) -> CustomerTerms | None:
             t.customers.c.credit_threshold,
             t.contract_owners.c.price_rounding_mode,
             t.contract_owners.c.price_decimal_places,
+            t.customers.c.contract_owner_id,
         )
         .join(t.contract_owners, t.contract_owners.c.id == t.customers.c.contract_owner_id)
         .where(t.customers.c.id == customer_id)
@@ -182,90 +190,9 @@ def customer_terms(conn: Connection, customer_id: int) -> CustomerTerms | None:
     if row is None:
         return None
     rounding = Rounding(row.price_decimal_places, RoundingMode(row.price_rounding_mode))
-    return CustomerTerms(row.id, row.name, row.currency, row.credit_threshold, rounding)
-
-
-def lock_rows(conn: Connection, table: Table, ids: Iterable[int]) -> None:
-    """On PostgreSQL, SELECT ... FOR UPDATE the rows in id order (no deadlock between writers that
-    lock overlapping sets). SQLite has one writer at a time and needs nothing."""
-    wanted = sorted(set(ids))
-    if wanted and conn.dialect.name == "postgresql":
-        conn.execute(
-            select(table.c.id).where(table.c.id.in_(wanted)).order_by(table.c.id).with_for_update()
-        )
-
-
-def live_allocations(
-    *, exclude_payment_id: int | None = None, exclude_credit_note_id: int | None = None
-) -> Subquery:
-    """(invoice_id, allocated): live allocations of active payments and collected credit notes,
-    leaving out those of the one payment or credit note being rewritten."""
-    by_payments = (
-        select(t.allocations.c.invoice_id, t.allocations.c.amount)
-        .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
-        .where(t.payments.c.status == "active")
+    return CustomerTerms(
+        row.id, row.name, row.currency, row.credit_threshold, rounding, row.contract_owner_id
     )
-    if exclude_payment_id is not None:
-        by_payments = by_payments.where(t.allocations.c.payment_id != exclude_payment_id)
-    by_credit_notes = (
-        select(credit_note_allocations.c.invoice_id, credit_note_allocations.c.amount)
-        .join(credit_notes, credit_notes.c.id == credit_note_allocations.c.credit_note_id)
-        .where(credit_notes.c.collection_status == "collected")
-    )
-    if exclude_credit_note_id is not None:
-        by_credit_notes = by_credit_notes.where(
-            credit_note_allocations.c.credit_note_id != exclude_credit_note_id
-        )
-    both = union_all(by_payments, by_credit_notes).subquery("live")
-    return (
-        select(both.c.invoice_id, func.sum(both.c.amount).label("allocated"))
-        .group_by(both.c.invoice_id)
-        .subquery("allocated")
-    )
-
-
-def invoices_for_allocation(
-    conn: Connection,
-    *,
-    invoice_ids: Iterable[int] | None = None,
-    customer_id: int | None = None,
-    exclude_payment_id: int | None = None,
-    exclude_credit_note_id: int | None = None,
-) -> dict[int, InvoiceOpen]:
-    """The invoices named (or all of a customer's), locked, with what others have allocated."""
-    where: ColumnElement[bool] = (
-        t.invoices.c.id.in_(sorted(set(invoice_ids)))
-        if invoice_ids is not None
-        else t.invoices.c.customer_id == customer_id
-    )
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            select(t.invoices.c.id).where(where).order_by(t.invoices.c.id).with_for_update()
-        )
-    allocated = live_allocations(
-        exclude_payment_id=exclude_payment_id, exclude_credit_note_id=exclude_credit_note_id
-    )
-    rows = conn.execute(
-        select(
-            t.invoices,
-            type_coerce(func.coalesce(allocated.c.allocated, 0), Amount()).label("elsewhere"),
-        )
-        .outerjoin(allocated, allocated.c.invoice_id == t.invoices.c.id)
-        .where(where)
-    )
-    return {
-        r.id: InvoiceOpen(
-            id=r.id,
-            number=r.invoice_number,
-            customer_id=r.customer_id,
-            currency=r.currency,
-            total=r.total,
-            allocated_elsewhere=r.elsewhere,
-            issue_date=r.issue_date,
-            due_date=r.due_date,
-        )
-        for r in rows
-    }
 
 
 def invoice_ids_by_number(conn: Connection, numbers: Iterable[str]) -> dict[str, int]:

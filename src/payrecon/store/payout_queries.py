@@ -1,4 +1,4 @@
-"""Set-based reads and bulk writes of payout settlement (`domain.matching_payouts`): the payouts a
+"""Set-based reads and bulk writes of payout settlement (`domain.matching.payouts`): the payouts a
 chunk of lines may settle, with their items, in a few IN queries; and the settled payouts."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from payrecon.domain.matching import LineToMatch, PayoutSettlement
-from payrecon.domain.matching_payouts import PayoutItem, PayoutToSettle
+from payrecon.domain.matching.payouts import PayoutItem, PayoutToSettle
 from payrecon.store import admin_tables as at
 from payrecon.store import provider_tables as pt
 from payrecon.store.bulk import batched

@@ -114,8 +114,11 @@ invoices = Table(
     Column("currency", String(3), nullable=False),
     Column("total", Amount(), nullable=False),
     _created_at(),
+    # Added by 0014_kept_amounts: total - live allocations, kept by store.ledger_writes.
+    Column("open_amount", Amount(), nullable=False),
     CheckConstraint("kind IN ('standard','adhoc')", name="kind"),
     CheckConstraint("total >= 0", name="total_not_negative"),
+    CheckConstraint("open_amount >= 0 AND open_amount <= total", name="open_amount"),
 )
 Index("ix_invoices_customer_due", invoices.c.customer_id, invoices.c.due_date)
 
@@ -191,8 +194,12 @@ payments = Table(
     Column("description", Text),
     Column("status", String(16), nullable=False, server_default="active"),
     _created_at(),
+    # Added by 0014_kept_amounts: amount - refunds - allocations while active, kept by
+    # store.ledger_writes.
+    Column("unused_amount", Amount(), nullable=False),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("status IN ('active','reversed')", name="status"),
+    CheckConstraint("unused_amount >= 0 AND unused_amount <= amount", name="unused_amount"),
 )
 Index("ix_payments_customer_date", payments.c.customer_id, payments.c.date)
 

@@ -12,9 +12,9 @@ import structlog
 from celery import Celery, signals
 from kombu.entity import Queue
 
-from payrecon.bootstrap import get_container
 from payrecon.config import Settings
-from payrecon.services.reconcile import load_rule_book
+from payrecon.container import get_container
+from payrecon.services.rules import load_rule_book
 from payrecon.worker.registry import TASKS
 
 QUEUES = ("ingest", "match", "balances")

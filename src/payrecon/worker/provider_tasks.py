@@ -16,10 +16,10 @@ from typing import Any
 import redis
 from redis.exceptions import LockError
 
-from payrecon.bootstrap import Container
 from payrecon.config import Settings
+from payrecon.container import Container
 from payrecon.feeds.http import ProviderRateLimitedError, ProviderUnavailableError, make_client
-from payrecon.services.provider_sync import (
+from payrecon.services.providers.sync import (
     pollable_provider_ids,
     process_received_events,
     provider_clients,

@@ -15,16 +15,20 @@ from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from payrecon.bootstrap import Container, get_container
-from payrecon.services.balances import customers_to_recompute
-from payrecon.services.balances import recompute_balances as recompute_balances_service
-from payrecon.services.credit_status import update_credit_status as update_credit_status_service
-from payrecon.services.inbox import scan_inbox as scan_inbox_service
-from payrecon.services.ingest import ingest_feed_file
-from payrecon.services.ledger_audit import audit_ledger as audit_ledger_service
-from payrecon.services.reconcile import reconcile_pending as reconcile_pending_service
-from payrecon.services.review_ageing import review_queue_age
-from payrecon.services.task_runs import last_success_started, recorded_run
+from payrecon.container import Container, get_container
+from payrecon.services.ledger.audit import audit_ledger as audit_ledger_service
+from payrecon.services.ledger.balances import customers_to_recompute
+from payrecon.services.ledger.balances import recompute_balances as recompute_balances_service
+from payrecon.services.ledger.credit_status import (
+    update_credit_status as update_credit_status_service,
+)
+from payrecon.services.operations.task_runs import last_success_started, recorded_run
+from payrecon.services.reconciliation.inbox import scan_inbox as scan_inbox_service
+from payrecon.services.reconciliation.ingest import ingest_feed_file
+from payrecon.services.reconciliation.reconcile import (
+    reconcile_pending as reconcile_pending_service,
+)
+from payrecon.services.reconciliation.review_ageing import review_queue_age
 from payrecon.worker.app import app
 
 TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)
@@ -80,33 +84,43 @@ def scan_inbox(self: Any) -> dict[str, Any]:
     counts = _recorded(self, "scan_inbox", {}, work)
     if counts.get("processed"):
         # New lines arrived: match them and move the balances, after this task's commits.
-        (reconcile_pending.si() | recompute_balances.si()).apply_async()
+        (reconcile_pending.si() | recompute_balances.s()).apply_async()
     return counts
 
 
 @app.task(name="payrecon.reconcile_pending", bind=True, base=PayreconTask)
 def reconcile_pending(self: Any) -> dict[str, Any]:
-    def work(c: Container) -> dict[str, Any]:
-        return reconcile_pending_service(
-            c.engine, chunk_size=c.settings.reconcile_chunk_size
-        ).as_dict()
+    """Returns the run's counts and, for the next step of a chain, the customers reconciled."""
+    reconciled: list[int] = []
 
-    return _recorded(self, "reconcile_pending", {}, work)
+    def work(c: Container) -> dict[str, Any]:
+        result = reconcile_pending_service(c.engine, chunk_size=c.settings.reconcile_chunk_size)
+        reconciled.extend(sorted(result.customer_ids))
+        return result.as_dict()
+
+    counts = _recorded(self, "reconcile_pending", {}, work)
+    return {**counts, "customer_ids": reconciled}
 
 
 @app.task(name="payrecon.recompute_balances", bind=True, base=PayreconTask)
 def recompute_balances(
     self: Any,
+    reconciled: dict[str, Any] | None = None,
     *,
     customer_ids: list[int] | None = None,
     billing_cycle_id: int | None = None,
     since_last_run: bool = False,
 ) -> dict[str, Any]:
-    params = {
+    """All customers, those given, those of a billing cycle or touched since the last run; in a
+    chain after `reconcile_pending`, the customers it reconciled (`reconciled`, its result)."""
+    params: dict[str, Any] = {
         "customer_ids": customer_ids,
         "billing_cycle_id": billing_cycle_id,
         "since_last_run": since_last_run,
     }
+    if reconciled is not None and customer_ids is None:
+        customer_ids = list(reconciled.get("customer_ids") or [])
+        params = {"reconciled_customers": len(customer_ids)}  # the ids are the previous step's
 
     def work(c: Container) -> dict[str, Any]:
         since = last_success_started(c.engine, "recompute_balances") if since_last_run else None

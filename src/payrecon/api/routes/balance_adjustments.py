@@ -23,8 +23,8 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.services import adjustments
-from payrecon.services.adjustments import AdjustmentView
+from payrecon.services.ledger import adjustments
+from payrecon.services.ledger.adjustments import AdjustmentView
 
 router = APIRouter(
     prefix="/v1",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from payrecon.api.auth import require
 from payrecon.api.jsonenc import DecimalJSONResponse
-from payrecon.services.balances import get_balance
+from payrecon.services.ledger.balances import get_balance
 
 router = APIRouter(prefix="/v1", tags=["balances"])
 

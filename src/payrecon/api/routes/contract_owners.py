@@ -2,7 +2,7 @@
 need the `admin` scope, since an owner's bank account decides which statements are its."""
 
 from payrecon.api.admin_router import admin_router
-from payrecon.services.admin_entities import CONTRACT_OWNERS
+from payrecon.services.admin.entities import CONTRACT_OWNERS
 
 router = admin_router(
     CONTRACT_OWNERS,

@@ -27,8 +27,12 @@ from payrecon.api.listquery import (
     operation_id,
 )
 from payrecon.domain.ledger import Collection
-from payrecon.services import credit_notes
-from payrecon.services.credit_notes import CreditAllocationInput, CreditNoteInput, CreditNoteView
+from payrecon.services.ledger import credit_notes
+from payrecon.services.ledger.credit_notes import (
+    CreditAllocationInput,
+    CreditNoteInput,
+    CreditNoteView,
+)
 
 router = APIRouter(
     prefix="/v1",

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from payrecon.api.auth import require
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response, operation_id
-from payrecon.services import credit_status
+from payrecon.services.ledger import credit_status
 
 router = APIRouter(prefix="/v1", tags=["balances"], generate_unique_id_function=operation_id)
 HISTORY_FIELDS = (

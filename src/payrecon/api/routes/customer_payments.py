@@ -26,9 +26,9 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.services import payment_reads, payments
-from payrecon.services.payment_reads import PaymentView
-from payrecon.services.payments import InvoicePaymentInput, PaymentInput
+from payrecon.services.ledger import payment_reads, payments
+from payrecon.services.ledger.payment_reads import PaymentView
+from payrecon.services.ledger.payments import InvoicePaymentInput, PaymentInput
 
 router = APIRouter(
     prefix="/v1",

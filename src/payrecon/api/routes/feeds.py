@@ -10,8 +10,12 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from payrecon.api.auth import require
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response
-from payrecon.services.feeds import FeedStatus, feed_status, list_feeds, receive_upload
-from payrecon.worker.dispatch import enqueue_pipeline
+from payrecon.services.reconciliation.feeds import (
+    FeedStatus,
+    feed_status,
+    list_feeds,
+    receive_upload,
+)
 
 router = APIRouter(prefix="/v1", tags=["feeds"])
 
@@ -53,7 +57,8 @@ def upload_feed(request: Request, file: Annotated[UploadFile, File()]) -> Any:
             "duplicate": True,
         }
         return DecimalJSONResponse(body, status_code=200)
-    enqueue_pipeline([received.feed_file_id])  # after the receiving transaction committed
+    # after the receiving transaction committed
+    request.app.state.pipeline.files_received([received.feed_file_id])
     body = {**feed_json(feed_status(container.engine, received.feed_file_id)), "duplicate": False}
     return DecimalJSONResponse(body, status_code=202)
 

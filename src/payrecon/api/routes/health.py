@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from payrecon.api.jsonenc import DecimalJSONResponse
-from payrecon.worker.dispatch import broker_reachable
 
 router = APIRouter(tags=["ops"])
 
@@ -30,7 +29,7 @@ def readyz(request: Request) -> Any:
     except Exception as exc:  # readiness reports any failure as "not ready"
         checks["database"] = type(exc).__name__
     try:
-        broker_reachable()
+        request.app.state.pipeline.broker_reachable()
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"] = type(exc).__name__

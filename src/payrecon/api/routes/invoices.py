@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from payrecon.api.auth import require
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response, operation_id
-from payrecon.services import ledger_views
+from payrecon.services.ledger import views as ledger_views
 
 router = APIRouter(
     prefix="/v1",

@@ -12,9 +12,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from payrecon.services.metrics import PipelineFigures, pipeline_figures
-from payrecon.services.review_ageing import QueueAge, review_queue_age
-from payrecon.worker.dispatch import queue_depths
+from payrecon.services.operations.metrics import PipelineFigures, pipeline_figures
+from payrecon.services.reconciliation.review_ageing import QueueAge, review_queue_age
 
 router = APIRouter(tags=["ops"])
 
@@ -94,7 +93,7 @@ class _Snapshot(Collector):
 def metrics(request: Request) -> Any:
     registry = CollectorRegistry()
     try:
-        depths = queue_depths()
+        depths = request.app.state.pipeline.queue_depths()
     except Exception:  # a broker outage must not hide the other metrics
         depths = {}
     container = request.app.state.container

@@ -2,7 +2,7 @@
 lets a customer pay an invoice or towards their balance (list, get, create, JSON Patch)."""
 
 from payrecon.api.admin_router import admin_router
-from payrecon.services.admin_entities import PAYMENT_LINKS
+from payrecon.services.admin.entities import PAYMENT_LINKS
 
 router = admin_router(
     PAYMENT_LINKS,

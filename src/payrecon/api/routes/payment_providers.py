@@ -17,15 +17,15 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.services.admin import (
+from payrecon.services.admin.entities import PAYMENT_PROVIDERS, PaymentProviderFields
+from payrecon.services.admin.json_patch import PatchOperation
+from payrecon.services.admin.resources import (
     create_resource,
     delete_resource,
     get_resource,
     list_resources,
     patch_resource,
 )
-from payrecon.services.admin_entities import PAYMENT_PROVIDERS, PaymentProviderFields
-from payrecon.services.json_patch import PatchOperation
 
 router = APIRouter(
     prefix="/v1",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from payrecon.api.auth import require
 from payrecon.api.jsonenc import DecimalJSONResponse
-from payrecon.services.reports import reconciliation_summary
+from payrecon.services.reconciliation.reports import reconciliation_summary
 
 router = APIRouter(prefix="/v1", tags=["reconciliation"])
 

@@ -23,8 +23,8 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.services import refunds
-from payrecon.services.refunds import RefundInput, RefundView
+from payrecon.services.ledger import refunds
+from payrecon.services.ledger.refunds import RefundInput, RefundView
 
 router = APIRouter(
     prefix="/v1",

@@ -2,7 +2,7 @@
 direct debits from a customer's account (list, get, create, RFC 6902 JSON Patch)."""
 
 from payrecon.api.admin_router import admin_router
-from payrecon.services.admin_entities import SITE_PAYMENT_MANDATES
+from payrecon.services.admin.entities import SITE_PAYMENT_MANDATES
 
 router = admin_router(
     SITE_PAYMENT_MANDATES,

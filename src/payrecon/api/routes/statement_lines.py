@@ -20,8 +20,8 @@ from payrecon.api.listquery import (
     list_response,
     operation_id,
 )
-from payrecon.domain.matching_manual import ManualAllocation
-from payrecon.services import review
+from payrecon.domain.matching.manual import ManualAllocation
+from payrecon.services.reconciliation import review
 
 router = APIRouter(
     prefix="/v1",

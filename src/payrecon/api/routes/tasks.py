@@ -10,8 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from payrecon.api.auth import Principal, caller
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.domain.errors import NotFound
-from payrecon.services.task_runs import TaskRun, list_task_runs, task_run_by_task_id
-from payrecon.worker.dispatch import task_state, trigger
+from payrecon.services.operations.task_runs import TaskRun, list_task_runs, task_run_by_task_id
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
 
@@ -39,8 +38,7 @@ def trigger_task(
     params: Annotated[dict[str, Any] | None, Body(description="The task's parameters.")] = None,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Any:
-    triggered = trigger(
-        request.app.state.container,
+    triggered = request.app.state.pipeline.trigger(
         name,
         params or {},
         actor=principal.subject,
@@ -65,7 +63,7 @@ def get_task(
         )
     except NotFound:
         run = None
-    return {"taskId": task_id, "state": task_state(task_id), "run": run}
+    return {"taskId": task_id, "state": request.app.state.pipeline.task_state(task_id), "run": run}
 
 
 # GET and HEAD as two routes, so each operation has its own OpenAPI operationId.

@@ -24,12 +24,12 @@ from payrecon.api.errors import error_body
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.feeds.webhooks import InvalidSignatureError
 from payrecon.services.clock import utcnow
-from payrecon.services.provider_events import (
+from payrecon.services.pipeline import Pipeline
+from payrecon.services.providers.events import (
     WebhookReceipt,
     receive_gocardless_webhook,
     receive_stripe_webhook,
 )
-from payrecon.worker.provider_tasks import QUEUE, process_provider_events
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 ProviderId = Annotated[int, Path(ge=1, description="Payment provider identifier")]
@@ -42,13 +42,10 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def provider_events_enqueuer() -> Callable[[int], None]:
+def provider_events_enqueuer(request: Request) -> Callable[[int], None]:
     """How stored events reach a worker (a dependency, so tests can run them in-process)."""
-
-    def enqueue(provider_id: int) -> None:
-        process_provider_events.apply_async(kwargs={"provider_id": provider_id}, queue=QUEUE)
-
-    return enqueue
+    pipeline: Pipeline = request.app.state.pipeline
+    return pipeline.provider_events_received
 
 
 Body = Annotated[bytes, Depends(raw_body)]

@@ -1,0 +1,2 @@
+"""Administration: the admin resources (JSON Patch) and the CSV imports of owners, customers and
+invoices."""

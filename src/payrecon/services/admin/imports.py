@@ -1,0 +1,332 @@
+"""Import customers and invoices from CSV (the column contracts of DESIGN.md).
+
+A file is read and validated whole before anything is written; a bad cell names its line and
+column. Rows are upserted by their external id, so importing a file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, PayreconError
+from payrecon.domain.money import RoundingMode, parse_amount
+from payrecon.services.clock import utcnow
+from payrecon.services.ledger.balances import recompute_customers
+from payrecon.store import tables as t
+from payrecon.store.bulk import (
+    advance_id_sequence,
+    batched,
+    dialect_insert,
+    insert_ignoring_conflicts,
+    upsert,
+)
+
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "name",
+    "contract_owner_id",
+    "currency",
+    "credit_threshold",
+    "account_number",
+    "iban",
+    "mandate_id",
+)
+OWNER_COLUMNS = ("contract_owner_id", "name")
+OWNER_OPTIONAL = (
+    "price_rounding_mode",
+    "price_decimal_places",
+    "bank_account_name",
+    "bank_iban",
+    "bank_account_number",
+    "bank_sort_code",
+    "bank_swift_code",
+    "invoice_number_format",
+)
+INVOICE_COLUMNS = (
+    "invoice_id",
+    "invoice_number",
+    "customer_id",
+    "kind",
+    "issue_date",
+    "due_date",
+    "currency",
+    "total",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    rows: int
+    created: int
+    updated: int
+
+
+def normalise_iban(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise FeedFormatError(str(path), "line 1", f"missing columns: {', '.join(missing)}")
+        for row in reader:
+            if None in row:  # DictReader files surplus cells under the key None
+                raise FeedFormatError(
+                    str(path), f"line {reader.line_num}", "more cells than the header has columns"
+                )
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def _cell(path: Path, line: int, column: str, parse: Callable[[str], Any], raw: str) -> Any:
+    try:
+        return parse(raw)
+    except (ValueError, PayreconError) as exc:
+        message = exc.message if isinstance(exc, PayreconError) else str(exc)
+        raise FeedFormatError(str(path), f"line {line}, column {column}", message) from None
+
+
+def _required(raw: str) -> str:
+    if not raw:
+        raise InvalidInput("required, but empty")
+    return raw
+
+
+def _currency(raw: str) -> str:
+    if len(raw) != 3 or not raw.isalpha():
+        raise InvalidInput(f"not a currency code: {raw!r}")
+    return raw.upper()
+
+
+def _optional_int(raw: str) -> int | None:
+    return int(raw) if raw else None
+
+
+def _rounding_mode(raw: str) -> str:
+    return RoundingMode(raw or "HALF_UP").value
+
+
+def _places(raw: str) -> int:
+    places = int(raw or "2")
+    if not 0 <= places <= 6:
+        raise InvalidInput(f"decimal places must be between 0 and 6, got {places}")
+    return places
+
+
+def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
+    """Columns contract_owner_id, name, and optionally price_rounding_mode, price_decimal_places,
+    bank_account_name, bank_iban, bank_account_number, bank_sort_code, bank_swift_code,
+    invoice_number_format. The bank account decides which statements belong to the owner."""
+    now = utcnow()
+    owners: list[dict[str, Any]] = []
+    for line, row in _rows(path, OWNER_COLUMNS):
+        owner: dict[str, Any] = {
+            "id": _cell(path, line, "contract_owner_id", int, row["contract_owner_id"]),
+            "name": _cell(path, line, "name", _required, row["name"]),
+            "price_rounding_mode": _cell(
+                path,
+                line,
+                "price_rounding_mode",
+                _rounding_mode,
+                row.get("price_rounding_mode", ""),
+            ),
+            "price_decimal_places": _cell(
+                path, line, "price_decimal_places", _places, row.get("price_decimal_places", "")
+            ),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for column in OWNER_OPTIONAL[2:]:
+            value = row.get(column) or None
+            owner[column] = normalise_iban(value) if value and column == "bank_iban" else value
+        owners.append(owner)
+    with engine.begin() as conn:
+        existing = set(conn.execute(select(t.contract_owners.c.id)).scalars())
+        update_columns = [c for c in owners[0] if c not in ("id", "created_at")] if owners else []
+        upsert(conn, t.contract_owners, owners, ["id"], update_columns)
+        advance_id_sequence(conn, t.contract_owners)
+    created = sum(1 for o in owners if o["id"] not in existing)
+    return ImportResult(rows=len(owners), created=created, updated=len(owners) - created)
+
+
+def import_customers(engine: Engine, path: Path) -> ImportResult:
+    now = utcnow()
+    customers: list[dict[str, Any]] = []
+    accounts: list[tuple[str, str]] = []
+    mandates: list[tuple[str, str]] = []
+    owners: set[int] = set()
+    for line, row in _rows(path, CUSTOMER_COLUMNS):
+        external_id = _cell(path, line, "customer_id", _required, row["customer_id"])
+        owner_id = _cell(path, line, "contract_owner_id", int, row["contract_owner_id"])
+        owners.add(owner_id)
+        customers.append(
+            {
+                "external_id": external_id,
+                "name": _cell(path, line, "name", _required, row["name"]),
+                "contract_owner_id": owner_id,
+                "currency": _cell(path, line, "currency", _currency, row["currency"]),
+                "credit_threshold": _cell(
+                    path, line, "credit_threshold", parse_amount, row["credit_threshold"] or "0"
+                ),
+                "account_number": row["account_number"] or None,
+                # Optional beyond DESIGN.md's columns: the customer's billing cycle.
+                "billing_cycle_id": _cell(
+                    path, line, "billing_cycle_id", _optional_int, row.get("billing_cycle_id", "")
+                ),
+                "created_at": now,
+            }
+        )
+        accounts.extend(
+            (external_id, normalise_iban(i)) for i in row["iban"].split(";") if i.strip()
+        )
+        if row["mandate_id"]:
+            mandates.append((external_id, row["mandate_id"]))
+
+    with engine.begin() as conn:
+        known_owners = set(conn.execute(select(t.contract_owners.c.id)).scalars())
+        # An owner named by id but not yet configured is created with the seed's defaults
+        # (HALF_UP, 2 places); the admin API edits it later.
+        insert_ignoring_conflicts(
+            conn,
+            t.contract_owners,
+            [
+                {"id": o, "name": f"Contract owner {o}", "created_at": now, "updated_at": now}
+                for o in sorted(owners - known_owners)
+            ],
+            ["id"],
+        )
+        advance_id_sequence(conn, t.contract_owners)
+        existing = set(conn.execute(select(t.customers.c.external_id)).scalars())
+        for batch in batched(customers, 5000):
+            upsert(
+                conn,
+                t.customers,
+                batch,
+                ["external_id"],
+                [
+                    "name",
+                    "contract_owner_id",
+                    "currency",
+                    "credit_threshold",
+                    "account_number",
+                    "billing_cycle_id",
+                ],
+            )
+        ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
+        insert_ignoring_conflicts(
+            conn,
+            t.customer_bank_accounts,
+            [
+                {"customer_id": ids[c], "iban": iban, "source": "import", "created_at": now}
+                for c, iban in accounts
+            ],
+            ["customer_id", "iban"],
+        )
+        insert_ignoring_conflicts(
+            conn,
+            t.mandates,
+            [
+                {"customer_id": ids[c], "reference": m, "status": "active", "created_at": now}
+                for c, m in mandates
+            ],
+            ["reference"],
+        )
+        # A new customer owes nothing yet, a changed threshold may change the credit status.
+        recompute_customers(
+            conn, {ids[c["external_id"]] for c in customers}, now, cause="customers imported"
+        )
+    created = sum(1 for c in customers if c["external_id"] not in existing)
+    return ImportResult(rows=len(customers), created=created, updated=len(customers) - created)
+
+
+def import_invoices(engine: Engine, path: Path) -> ImportResult:
+    now = utcnow()
+    parsed: list[tuple[int, dict[str, Any], str]] = []
+    for line, row in _rows(path, INVOICE_COLUMNS):
+        kind = row["kind"] or "standard"
+        if kind not in ("standard", "adhoc"):
+            raise FeedFormatError(str(path), f"line {line}, column kind", f"unknown kind {kind!r}")
+        total = _cell(path, line, "total", parse_amount, row["total"])
+        if total < 0:
+            raise FeedFormatError(str(path), f"line {line}, column total", "must not be negative")
+        parsed.append(
+            (
+                line,
+                {
+                    "external_id": _cell(path, line, "invoice_id", _required, row["invoice_id"]),
+                    "invoice_number": _cell(
+                        path, line, "invoice_number", _required, row["invoice_number"]
+                    ),
+                    "kind": kind,
+                    "issue_date": _cell(
+                        path, line, "issue_date", date.fromisoformat, row["issue_date"]
+                    ),
+                    "due_date": _cell(path, line, "due_date", date.fromisoformat, row["due_date"]),
+                    "currency": _cell(path, line, "currency", _currency, row["currency"]),
+                    "total": total,
+                    "open_amount": total,
+                    "created_at": now,
+                },
+                row["customer_id"],
+            )
+        )
+    with engine.begin() as conn:
+        ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
+        existing = set(conn.execute(select(t.invoices.c.external_id)).scalars())
+        rows: list[dict[str, Any]] = []
+        for line, values, customer in parsed:
+            if customer not in ids:
+                raise FeedFormatError(
+                    str(path), f"line {line}, column customer_id", f"unknown customer {customer!r}"
+                )
+            rows.append({**values, "customer_id": ids[customer]})
+        _refuse_over_allocated(conn, rows)
+        for batch in batched(rows, 5000):
+            _upsert_invoices(conn, batch)
+        # What the customers owe moved: their cached balances follow in the same transaction.
+        recompute_customers(conn, {r["customer_id"] for r in rows}, now, cause="invoices imported")
+    created = sum(1 for r in rows if r["external_id"] not in existing)
+    return ImportResult(rows=len(rows), created=created, updated=len(rows) - created)
+
+
+def _refuse_over_allocated(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """A re-import may not lower an invoice's total below what is already allocated to it."""
+    totals = {r["external_id"]: r["total"] for r in rows}
+    over: list[str] = []
+    i = t.invoices.c
+    for batch in batched(sorted(totals), 900):
+        for row in conn.execute(
+            select(i.external_id, i.invoice_number, i.total, i.open_amount).where(
+                i.external_id.in_(batch)
+            )
+        ):
+            if row.total - row.open_amount > totals[row.external_id]:
+                over.append(row.invoice_number)
+    if over:
+        raise Conflict(
+            f"total below the amount already allocated for invoices: {', '.join(sorted(over))}",
+            details={"invoices": sorted(over)},
+        )
+
+
+def _upsert_invoices(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert new invoices (open for their whole total); on a re-import, a changed total moves
+    the kept open amount by the difference, so what is allocated stays allocated."""
+    stmt = dialect_insert(conn, t.invoices)
+    changed = ("invoice_number", "kind", "issue_date", "due_date", "currency", "total")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["external_id"],
+        set_={
+            **{c: stmt.excluded[c] for c in changed},
+            "open_amount": t.invoices.c.open_amount + stmt.excluded.total - t.invoices.c.total,
+        },
+    )
+    conn.execute(stmt, rows)

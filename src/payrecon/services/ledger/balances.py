@@ -1,0 +1,317 @@
+"""Customer balances and credit status, recomputed set-based from the rows (both tables are caches).
+
+balance (seed sign) = payments + credit notes + adjustments - refunds - invoices, counting active
+payments and collected credit notes only. One INSERT ... SELECT ... ON CONFLICT DO UPDATE
+recomputes every customer (or the ones given) in a single round trip; two more statements then
+record the credit-status changes in the history and refresh `credit_status`.
+
+Ledger writes call `recompute_customers` inside their own transaction, so the caches never lag
+behind the rows they summarise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
+
+from payrecon.domain.balances import billing_period_start, customer_balance
+from payrecon.domain.credit_status import CreditStatus, owes_more_than_threshold
+from payrecon.domain.errors import NotFound
+from payrecon.services.clock import utcnow
+from payrecon.store import ledger_tables as lt
+from payrecon.store import tables as t
+from payrecon.store.admin_tables import billing_cycles
+from payrecon.store.bulk import dialect_insert
+from payrecon.store.types import Amount
+
+_COLUMNS = (
+    "customer_id",
+    "currency",
+    "balance",
+    "total_invoiced",
+    "total_payments",
+    "total_payments_since_last_invoice",
+    "computed_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerBalance:
+    customer_id: int
+    currency: str
+    balance: Decimal
+    total_invoiced: Decimal
+    total_payments: Decimal
+    total_payments_since_last_invoice: Decimal
+    computed_at: datetime
+    has_mandate: bool
+
+
+def _balance_select(
+    now: datetime, customer_ids: Collection[int] | None, cycle_starts: Mapping[int, date]
+) -> Any:
+    invoiced = (
+        select(
+            t.invoices.c.customer_id,
+            func.sum(t.invoices.c.total).label("total"),
+            func.max(t.invoices.c.issue_date).label("last_issue"),
+        )
+        .group_by(t.invoices.c.customer_id)
+        .subquery("invoiced")
+    )
+    paid = (
+        select(t.payments.c.customer_id, func.sum(t.payments.c.amount).label("total"))
+        .where(t.payments.c.status == "active")
+        .group_by(t.payments.c.customer_id)
+        .subquery("paid")
+    )
+    # "Since the last invoice": since the current billing period began for a customer with a
+    # billing cycle (the period is half-open), else since the last invoice's issue date.
+    since_invoice = invoiced.c.last_issue.is_(None) | (t.payments.c.date > invoiced.c.last_issue)
+    since: ColumnElement[bool] = since_invoice
+    if cycle_starts:
+        cycle_start = case(cycle_starts, value=t.customers.c.billing_cycle_id, else_=null())
+        since = or_(
+            and_(cycle_start.is_not(None), t.payments.c.date >= cycle_start),
+            and_(cycle_start.is_(None), since_invoice),
+        )
+    paid_since = (
+        select(t.payments.c.customer_id, func.sum(t.payments.c.amount).label("total"))
+        .select_from(t.payments)
+        .join(t.customers, t.customers.c.id == t.payments.c.customer_id)
+        .outerjoin(invoiced, invoiced.c.customer_id == t.payments.c.customer_id)
+        .where(t.payments.c.status == "active", since)
+        .group_by(t.payments.c.customer_id)
+        .subquery("paid_since")
+    )
+    credited = _sum_by_customer(
+        lt.credit_notes, lt.credit_notes.c.collection_status == "collected", "credited"
+    )
+    adjusted = _sum_by_customer(lt.balance_adjustments, true(), "adjusted")
+    refunded = _sum_by_customer(lt.refunds, true(), "refunded")
+    zero = literal(Decimal(0), Amount())
+    total_invoiced = func.coalesce(invoiced.c.total, zero)
+    total_paid = func.coalesce(paid.c.total, zero)
+    balance = customer_balance(
+        payments=total_paid,
+        invoices=total_invoiced,
+        credit_notes=func.coalesce(credited.c.total, zero),
+        adjustments=func.coalesce(adjusted.c.total, zero),
+        refunds=func.coalesce(refunded.c.total, zero),
+    )
+    stmt = (
+        select(
+            t.customers.c.id.label("customer_id"),
+            t.customers.c.currency,
+            balance.label("balance"),
+            total_invoiced.label("total_invoiced"),
+            total_paid.label("total_payments"),
+            func.coalesce(paid_since.c.total, zero).label("total_payments_since_last_invoice"),
+            literal(now, t.customer_balances.c.computed_at.type).label("computed_at"),
+        )
+        .select_from(t.customers)
+        .outerjoin(invoiced, invoiced.c.customer_id == t.customers.c.id)
+        .outerjoin(paid, paid.c.customer_id == t.customers.c.id)
+        .outerjoin(paid_since, paid_since.c.customer_id == t.customers.c.id)
+        .outerjoin(credited, credited.c.customer_id == t.customers.c.id)
+        .outerjoin(adjusted, adjusted.c.customer_id == t.customers.c.id)
+        .outerjoin(refunded, refunded.c.customer_id == t.customers.c.id)
+        .where(true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+    )
+    if customer_ids is not None:
+        stmt = stmt.where(t.customers.c.id.in_(sorted(customer_ids)))
+    return stmt
+
+
+def _sum_by_customer(table: Any, condition: Any, name: str) -> Any:
+    return (
+        select(table.c.customer_id, func.sum(table.c.amount).label("total"))
+        .where(condition)
+        .group_by(table.c.customer_id)
+        .subquery(name)
+    )
+
+
+def recompute_customers(
+    conn: Connection,
+    customer_ids: Collection[int] | None,
+    now: datetime,
+    *,
+    cause: str = "balance recompute",
+) -> int:
+    """Recompute cached balances and credit status inside the caller's transaction."""
+    if customer_ids is not None and not customer_ids:
+        return 0
+    cycle_starts = {
+        cycle_id: billing_period_start(now.date(), start_day)
+        for cycle_id, start_day in conn.execute(
+            select(billing_cycles.c.id, billing_cycles.c.start_day)
+        )
+    }
+    insert = dialect_insert(conn, t.customer_balances)
+    stmt = insert.from_select(list(_COLUMNS), _balance_select(now, customer_ids, cycle_starts))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in _COLUMNS[1:]}
+    )
+    count = int(conn.execute(stmt).rowcount or 0)
+    _refresh_credit_status(conn, customer_ids, now, cause)
+    return count
+
+
+def _refresh_credit_status(
+    conn: Connection, customer_ids: Collection[int] | None, now: datetime, cause: str
+) -> None:
+    """Write a history row for every customer whose status changes (or is first known), then
+    store the new status, by the domain's one definition (`owes_more_than_threshold`)."""
+    cached, status = t.customer_balances, lt.credit_status
+    threshold = t.customers.c.credit_threshold
+    new_status = case(
+        (owes_more_than_threshold(cached.c.balance, threshold), CreditStatus.OVER_THRESHOLD.value),
+        else_=CreditStatus.WITHIN_THRESHOLD.value,
+    ).label("to_status")
+    at = status.c.changed_at.type
+    base = (
+        select(
+            cached.c.customer_id,
+            new_status,
+            cached.c.balance,
+            threshold,
+            literal(now, at).label("changed_at"),
+            literal(now, at).label("checked_at"),
+        )
+        .select_from(cached)
+        .join(t.customers, t.customers.c.id == cached.c.customer_id)
+        .outerjoin(status, status.c.customer_id == cached.c.customer_id)
+        .where(true())
+    )
+    if customer_ids is not None:
+        base = base.where(cached.c.customer_id.in_(sorted(customer_ids)))
+    changes = base.where(
+        or_(status.c.status.is_(None), status.c.status != new_status)
+    ).with_only_columns(
+        *base.selected_columns[:5], status.c.status, literal(cause, String()).label("cause")
+    )
+    history_columns = ["customer_id", "to_status", "balance", "credit_threshold", "changed_at"]
+    conn.execute(
+        lt.credit_status_history.insert().from_select(
+            [*history_columns, "from_status", "cause"], changes
+        )
+    )
+    upsert = dialect_insert(conn, status).from_select(
+        ["customer_id", "status", "balance", "credit_threshold", "changed_at", "checked_at"], base
+    )
+    excluded = upsert.excluded
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={
+            "status": excluded.status,
+            "balance": excluded.balance,
+            "credit_threshold": excluded.credit_threshold,
+            "checked_at": excluded.checked_at,
+            "changed_at": case(
+                (status.c.status != excluded.status, excluded.changed_at),
+                else_=status.c.changed_at,
+            ),
+        },
+    )
+    conn.execute(upsert)
+
+
+def recompute_balances(
+    engine: Engine,
+    *,
+    customer_ids: Collection[int] | None = None,
+    now: datetime | None = None,
+    cause: str = "balance recompute",
+) -> int:
+    """Recompute the cached balances (and credit status) of `customer_ids` (all when None);
+    `cause` is written beside every credit-status change it records."""
+    with engine.begin() as conn:
+        return recompute_customers(conn, customer_ids, now or utcnow(), cause=cause)
+
+
+def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:
+    """The cached balance of one customer, computed now if the cache has none yet."""
+    query = select(
+        t.customer_balances,
+        select(t.mandates.c.id)
+        .where(and_(t.mandates.c.customer_id == customer_id, t.mandates.c.status == "active"))
+        .exists()
+        .label("has_mandate"),
+    ).where(t.customer_balances.c.customer_id == customer_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+        if row is None:
+            exists = conn.execute(
+                select(t.customers.c.id).where(t.customers.c.id == customer_id)
+            ).first()
+            if exists is None:
+                raise NotFound(f"customer {customer_id} does not exist")
+    if row is None:
+        recompute_balances(engine, customer_ids=[customer_id])
+        return get_balance(engine, customer_id)
+    return CustomerBalance(
+        customer_id=row.customer_id,
+        currency=row.currency,
+        balance=row.balance,
+        total_invoiced=row.total_invoiced,
+        total_payments=row.total_payments,
+        total_payments_since_last_invoice=row.total_payments_since_last_invoice,
+        computed_at=row.computed_at,
+        has_mandate=bool(row.has_mandate),
+    )
+
+
+def customers_to_recompute(
+    engine: Engine, *, billing_cycle_id: int | None = None, touched_since: datetime | None = None
+) -> list[int] | None:
+    """The customers a recompute should cover: those of one billing cycle, those with a ledger row
+    created since `touched_since`, both (the intersection), or everyone (None)."""
+    if billing_cycle_id is None and touched_since is None:
+        return None
+    with engine.connect() as conn:
+        chosen: set[int] | None = None
+        if billing_cycle_id is not None:
+            chosen = set(
+                conn.execute(
+                    select(t.customers.c.id).where(
+                        t.customers.c.billing_cycle_id == billing_cycle_id
+                    )
+                ).scalars()
+            )
+        if touched_since is not None:
+            touched: set[int] = set()
+            for table in (
+                t.payments,
+                t.invoices,
+                lt.credit_notes,
+                lt.balance_adjustments,
+                lt.refunds,
+            ):
+                touched.update(
+                    conn.execute(
+                        select(table.c.customer_id)
+                        .where(table.c.created_at >= touched_since)
+                        .distinct()
+                    ).scalars()
+                )
+            chosen = touched if chosen is None else chosen & touched
+    return sorted(chosen or ())

@@ -1,0 +1,1 @@
+"""Operations: task runs and dead letters, manual triggers, metrics, the audit log."""

@@ -1,0 +1,1 @@
+"""Payment providers: sync, events and webhooks, payouts, and their payments in the ledger."""

@@ -1,0 +1,1 @@
+"""Reconciliation: bank files received and ingested, lines matched, the review queue, exports."""

@@ -1,0 +1,229 @@
+"""Receive bank files and turn them into stored statement lines.
+
+Receiving copies a file into the content-addressed feed store and records it by SHA-256: a file seen
+before is reported, not stored again. Ingesting parses the stored copy and writes its lines in one
+transaction, skipping lines already known by (account, bank reference); a file that fails to parse
+or to verify is quarantined with the error and none of its lines is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from payrecon.domain.errors import FeedFormatError, NotFound
+from payrecon.domain.lines import StatementLine
+from payrecon.feeds import detect_format, read_statement_file
+from payrecon.logging import get_logger
+from payrecon.services.clock import utcnow
+from payrecon.services.reconciliation.owner_accounts import normalise_account, owner_accounts
+from payrecon.store import tables as t
+from payrecon.store.bulk import batched, insert_ignoring_conflicts
+
+log = get_logger(__name__)
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFile:
+    feed_file_id: int
+    filename: str
+    sha256: str
+    duplicate: bool
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    feed_file_id: int
+    status: str
+    lines: int
+    new_lines: int
+    error: str | None = None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stored_path(store_dir: Path, sha256: str) -> Path:
+    return store_dir / sha256[:2] / sha256
+
+
+def receive_file(
+    engine: Engine,
+    store_dir: Path,
+    path: Path,
+    *,
+    filename: str | None = None,
+    source: str = "cli",
+) -> ReceivedFile:
+    """Record `path` as a feed file (once per content) and keep a copy for the workers."""
+    name = filename or path.name
+    sha = sha256_of(path)
+    with engine.begin() as conn:
+        known = conn.execute(
+            select(t.feed_files.c.id, t.feed_files.c.status).where(t.feed_files.c.sha256 == sha)
+        ).first()
+        if known is not None and known.status == "quarantined":
+            # Nothing of a quarantined file was written, so sending it again (after the bank
+            # account was configured, say) simply retries it.
+            conn.execute(
+                update(t.feed_files)
+                .where(t.feed_files.c.id == known.id)
+                .values(status="received", error=None, source=source, processed_at=None)
+            )
+            log.info("feeds.file.retried", filename=name, feed_id=known.id, sha256=sha)
+            return ReceivedFile(known.id, name, sha, duplicate=False, status="received")
+        if known is not None:
+            log.info("feeds.file.duplicate", filename=name, feed_id=known.id, sha256=sha)
+            return ReceivedFile(known.id, name, sha, duplicate=True, status=known.status)
+        target = stored_path(store_dir, sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".partial")
+            shutil.copyfile(path, tmp)
+            tmp.replace(target)
+        ids = insert_ignoring_conflicts(
+            conn,
+            t.feed_files,
+            [
+                {
+                    "sha256": sha,
+                    "filename": name,
+                    "status": "received",
+                    "source": source,
+                    "received_at": utcnow(),
+                }
+            ],
+            ["sha256"],
+        )
+        if not ids:  # a concurrent receiver won the race: same content, one row
+            row = conn.execute(select(t.feed_files.c.id).where(t.feed_files.c.sha256 == sha)).one()
+            return ReceivedFile(row.id, name, sha, duplicate=True, status="received")
+    log.info("feeds.file.received", filename=name, feed_id=ids[0], sha256=sha)
+    return ReceivedFile(ids[0], name, sha, duplicate=False, status="received")
+
+
+class UnknownAccount(FeedFormatError):
+    """The statement is of a bank account no contract owner has: quarantined, not guessed."""
+
+
+class _OwnerOf:
+    """The contract owner of each line's account, resolved once per account of the file."""
+
+    def __init__(self, accounts: dict[str, int], filename: str) -> None:
+        self.accounts = accounts
+        self.filename = filename
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, line: StatementLine, seq: int) -> int:
+        owner = self.seen.get(line.account)
+        if owner is None:
+            owner = self.accounts.get(normalise_account(line.account))
+            if owner is None:
+                raise UnknownAccount(
+                    self.filename,
+                    f"line {seq} (account {line.account})",
+                    "no contract owner has this bank account; configure it on the owner",
+                )
+            self.seen[line.account] = owner
+        return owner
+
+
+def statement_line_row(
+    feed_file_id: int, owner_id: int | None, seq: int, line: StatementLine, now: Any
+) -> dict[str, Any]:
+    """The `statement_lines` row of a normalised line, pending; every way in writes this."""
+    return {
+        "feed_file_id": feed_file_id,
+        "contract_owner_id": owner_id,
+        "seq": seq,
+        "account": line.account,
+        "external_id": line.external_id,
+        "booking_date": line.booking_date,
+        "value_date": line.value_date,
+        "amount": line.amount,
+        "currency": line.currency,
+        "counterparty_name": line.counterparty_name,
+        "counterparty_account": line.counterparty_account,
+        "remittance": line.remittance,
+        "structured_reference": line.structured_reference,
+        "end_to_end_id": line.end_to_end_id,
+        "mandate_id": line.mandate_id,
+        "bank_transaction_code": line.bank_transaction_code,
+        "return_reason": line.return_reason,
+        "status": "pending",
+        "created_at": now,
+    }
+
+
+def ingest_feed_file(
+    engine: Engine, store_dir: Path, feed_file_id: int, *, batch_size: int = 5000
+) -> IngestResult:
+    """Parse a received file and store its new lines; re-running it adds nothing."""
+    with engine.connect() as conn:
+        feed = conn.execute(select(t.feed_files).where(t.feed_files.c.id == feed_file_id)).first()
+    if feed is None:
+        raise NotFound(f"feed file {feed_file_id} does not exist")
+    if feed.status != "received":
+        return IngestResult(feed.id, feed.status, feed.line_count, 0, feed.error)
+    path = stored_path(store_dir, feed.sha256)
+    now = utcnow()
+    try:
+        fmt = detect_format(path)
+        with engine.begin() as conn:
+            lines = new = 0
+            owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
+            rows = (
+                statement_line_row(feed.id, owner_of(line, seq), seq, line, now)
+                for seq, line in enumerate(read_statement_file(path), start=1)
+            )
+            for batch in batched(rows, batch_size):
+                lines += len(batch)
+                new += len(
+                    insert_ignoring_conflicts(
+                        conn, t.statement_lines, batch, ["account", "external_id"]
+                    )
+                )
+            conn.execute(
+                update(t.feed_files)
+                .where(t.feed_files.c.id == feed.id)
+                .values(
+                    contract_owner_id=next(iter(owner_of.seen.values()), None),
+                    status="processed",
+                    format=fmt,
+                    line_count=lines,
+                    new_line_count=new,
+                    processed_at=utcnow(),
+                )
+            )
+    except FeedFormatError as exc:
+        # The file's own name, not the store's content address, is what a person recognises.
+        error = f"{feed.filename}: {exc.place}: {exc.problem}"
+        with engine.begin() as conn:
+            conn.execute(
+                update(t.feed_files)
+                .where(t.feed_files.c.id == feed.id)
+                .values(status="quarantined", error=error, processed_at=utcnow())
+            )
+        log.warning("feeds.file.quarantined", feed_id=feed.id, filename=feed.filename, error=error)
+        return IngestResult(feed.id, "quarantined", 0, 0, error)
+    log.info(
+        "feeds.file.processed",
+        feed_id=feed.id,
+        filename=feed.filename,
+        lines=lines,
+        new_lines=new,
+        format=fmt,
+    )
+    return IngestResult(feed.id, "processed", lines, new)
