@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-deps lint unit integration format clean
+.PHONY: demo test test-deps lint audit unit integration format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check src tests benchmarks scripts migrations
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/audit_dependencies.py
+
+# Known vulnerabilities in the pins of constraints.txt (pip-audit); part of lint.
+audit: $(VENV)/.dev
+	$(BIN)/python scripts/audit_dependencies.py
 
 # The tests start what is not running (tests/services): PostgreSQL, Redis and RabbitMQ from the
 # system's binaries, Chromium for browser tests.

@@ -3,10 +3,23 @@ to Celery. Entrypoints (the API, the CLI, the demo) get everything from here."""
 
 from __future__ import annotations
 
-from payrecon.container import Container, build_container, get_container, install_container
+from payrecon.container import (
+    Container,
+    build_container,
+    get_container,
+    install_container,
+    provider_credentials,
+)
 from payrecon.services.pipeline import Pipeline
 
-__all__ = ["Container", "build_container", "get_container", "install_container", "pipeline"]
+__all__ = [
+    "Container",
+    "build_container",
+    "get_container",
+    "install_container",
+    "pipeline",
+    "provider_credentials",
+]
 
 
 def pipeline(container: Container | None = None) -> Pipeline:

@@ -40,8 +40,35 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the newest revision."""
     from payrecon.store.db import upgrade_schema
 
-    upgrade_schema(_container().settings.database_url)
+    settings = _container().settings
+    upgrade_schema(settings.database_url, secrets_keys=settings.secrets_keys)
     out.print("schema is up to date")
+
+
+secrets_app = typer.Typer(help="Provider secrets at rest (PAYRECON_SECRETS_KEY).")
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new key for PAYRECON_SECRETS_KEY, alone, on stdout."""
+    from cryptography.fernet import Fernet
+
+    sys.stdout.write(Fernet.generate_key().decode("ascii") + "\n")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Seal every stored provider secret with the first key of PAYRECON_SECRETS_KEY (after a
+    new key was put in front of the old ones); then the old keys can be dropped."""
+    from payrecon.services.providers.credentials import reseal_provider_secrets
+
+    container = _container()
+    try:
+        count = reseal_provider_secrets(container.engine, container.credentials.box)
+    except PayreconError as exc:
+        raise _fail(exc, 1) from None
+    out.print(f"provider secrets sealed with the newest key: {count}")
 
 
 @import_app.command("contract-owners")

@@ -11,8 +11,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from payrecon.store.secrets import parse_key_ring
+
 DEVELOPMENT_SECRET = "dev-only-not-a-secret-replace-in-production"  # noqa: S105 - refused outside development
 _PLACEHOLDERS = {DEVELOPMENT_SECRET, "changeme", "change-me", "secret", ""}
+# A public Fernet key: provider secrets sealed with it are as good as plaintext. Refused in
+# production; development and tests use it so that nothing needs configuring.
+DEVELOPMENT_SECRETS_KEY = "KrsRO-gu9-UA5BFDH0dCExxqhbrXAu3ypYbsuul3d7k="
 
 
 class Settings(BaseSettings):
@@ -25,9 +30,20 @@ class Settings(BaseSettings):
         default=None, description="Celery result backend; derived from the broker when unset."
     )
     api_token_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    secrets_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRETS_KEY),
+        description="Fernet key ring for provider secrets at rest: comma-separated, newest first.",
+    )
     feed_store_dir: Path = Path("./var/feeds")
     inbox_dir: Path = Path("./var/inbox")
-    max_upload_bytes: int = 200 * 1024 * 1024
+    max_upload_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1, description="The largest bank file `POST /v1/feeds` takes."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="The largest request body of every other route, webhooks included.",
+    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     reconcile_chunk_size: int = Field(default=5000, ge=1)
@@ -42,7 +58,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
+        keys = parse_key_ring(self.secrets_key.get_secret_value())  # ValueError names the key
         if self.environment == "production":
+            if DEVELOPMENT_SECRETS_KEY in keys:
+                raise ValueError(
+                    "PAYRECON_SECRETS_KEY must be a key of your own in production "
+                    "(`payrecon secrets new-key`), not the development key"
+                )
             secret = self.api_token_secret.get_secret_value()
             if secret in _PLACEHOLDERS or len(secret) < 32:
                 raise ValueError(
@@ -51,6 +73,16 @@ class Settings(BaseSettings):
             if self.broker_url.startswith("memory://"):
                 raise ValueError("PAYRECON_BROKER_URL must name a real broker in production")
         return self
+
+    @property
+    def secrets_keys(self) -> list[str]:
+        """The key ring of `secrets_key`, the key that seals first."""
+        return parse_key_ring(self.secrets_key.get_secret_value())
+
+    @property
+    def local_sandbox_allowed(self) -> bool:
+        """Whether a provider's base URL may be the local sandbox (http://127.0.0.1, localhost)."""
+        return self.environment in ("development", "test")
 
     @property
     def in_process_worker(self) -> bool:

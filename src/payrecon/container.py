@@ -5,18 +5,36 @@ environment. The worker's tasks read it here; `bootstrap` adds the wiring the en
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import Engine
 
 from payrecon.config import Settings
 from payrecon.logging import configure_logging
+from payrecon.services.providers.credentials import ProviderCredentials
 from payrecon.store.db import make_engine
+from payrecon.store.secrets import SecretBox, parse_key_ring
 
 
 @dataclass(frozen=True)
 class Container:
     settings: Settings
     engine: Engine
+
+    @property
+    def credentials(self) -> ProviderCredentials:
+        """Provider secrets sealed with `PAYRECON_SECRETS_KEY`; base URLs held to the hosts."""
+        return provider_credentials(self.settings)
+
+
+def provider_credentials(settings: Settings) -> ProviderCredentials:
+    return _credentials(settings.secrets_key.get_secret_value(), settings.local_sandbox_allowed)
+
+
+@cache
+def _credentials(key_ring: str, local_sandbox_allowed: bool) -> ProviderCredentials:
+    box = SecretBox(parse_key_ring(key_ring))
+    return ProviderCredentials(box=box, local_sandbox_allowed=local_sandbox_allowed)
 
 
 def build_container(settings: Settings | None = None) -> Container:

@@ -33,6 +33,7 @@ from payrecon.worker.app import create_celery
 from payrecon.worker.provider_tasks import lock_name
 from tests.e2e.conftest import API_SECRET, Stack
 from tests.integration.test_provider_sync import (
+    CREDENTIALS,
     NO_WAIT,
     KilledAfter,
     WorkerKilled,
@@ -156,7 +157,9 @@ def test_gocardless_through_the_real_worker_equals_the_sandbox(
 
     # A worker dies between pages: what it committed stays, with its cursor.
     with httpx.Client(transport=KilledAfter(6)) as dying, pytest.raises(WorkerKilled):
-        sync_provider(engine, provider, provider_clients(dying, policy=NO_WAIT, page_size=9))
+        sync_provider(
+            engine, provider, provider_clients(dying, CREDENTIALS, policy=NO_WAIT, page_size=9)
+        )
     partial = stored_payments(engine, provider)
     assert 0 < len(partial) < len(truth["payments"])
 

@@ -42,7 +42,8 @@ def admin_client(engine: Engine, tmp_path: Path) -> TestClient:
 
 
 def bearer(*scopes: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SECRET, scopes, ttl=timedelta(minutes=5))}"}
+    # Modules keep these at import time: a token must outlive a slow session, not five minutes.
+    return {"Authorization": f"Bearer {issue_token(SECRET, scopes, ttl=timedelta(hours=2))}"}
 
 
 def body_of(response: Response) -> Any:

@@ -21,6 +21,7 @@ from tests.integration.test_admin_lists import (
     body_of,
     seed_admin_data,
 )
+from tests.integration.test_provider_sync import CREDENTIALS
 
 ADMIN = bearer("admin")
 WRITE = bearer("write")
@@ -263,7 +264,9 @@ def test_provider_secrets_are_stored_and_never_returned(client: TestClient, engi
                 a.payment_providers.c.id == pid
             )
         ).one()
-    assert tuple(stored) == (token + "-rotated", None)
+    assert stored.webhook_secret is None
+    assert token not in stored.access_token  # sealed at rest
+    assert CREDENTIALS.box.open(stored.access_token) == token + "-rotated"
     for secret in (token, hook, *SEEDED_SECRETS):
         assert not [b for b in bodies if secret in b], f"{secret} appeared in a response"
 

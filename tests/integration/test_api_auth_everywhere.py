@@ -1,11 +1,17 @@
 """Every /v1 route of the app, whoever wrote it: no answer without a valid token, and a `read`
-token cannot write. Webhooks are the exception: their provider's signature authenticates them."""
+token cannot write. Webhooks are the exception: their provider's signature authenticates them.
+And every route of the app (app.routes, with HEAD and OPTIONS): only health, readiness, metrics,
+the signed webhooks and, outside production, the OpenAPI document and its pages answer without
+a token."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from payrecon.api.app import create_app
@@ -73,3 +79,54 @@ def test_no_answer_without_a_valid_token(client: TestClient, method: str, path: 
 def test_a_read_token_cannot_write(client: TestClient, method: str, path: str) -> None:
     response = client.request(method, path, headers=bearer("read"), json={})
     assert response.status_code == 403, (method, path, response.status_code, response.text)
+
+
+# Every route of the app, not only the documented /v1 ones: what answers without a token.
+OPEN_EVERYWHERE = {"/healthz", "/readyz", "/metrics"}
+OPEN_OUTSIDE_PRODUCTION = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+SIGNED = re.compile(r"^/v1/webhooks/(gocardless|stripe)/\{provider_id\}$")
+
+
+def app_for(environment: str, tmp: Path) -> TestClient:
+    url = f"sqlite:///{tmp / 'payrecon.db'}"
+    upgrade_schema(url)
+    settings = Settings(
+        api_token_secret=SECRET,
+        feed_store_dir=tmp / "store",
+        environment=environment,  # type: ignore[arg-type]
+        broker_url="memory://" if environment != "production" else "redis://127.0.0.1:6379/15",
+        secrets_key=Fernet.generate_key().decode(),
+    )
+    return TestClient(create_app(Container(settings=settings, engine=make_engine(url))))
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_only_the_open_routes_answer_without_a_token(
+    environment: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    client = app_for(environment, tmp_path_factory.mktemp(environment))
+    open_paths = OPEN_EVERYWHERE | (
+        OPEN_OUTSIDE_PRODUCTION if environment != "production" else set()
+    )
+    answered: dict[tuple[str, str], int] = {}
+    routes = list(iter_route_contexts(client.app.routes))  # type: ignore[attr-defined]
+    assert len(routes) > 80
+    for route in routes:
+        path = route.path
+        assert isinstance(path, str), route
+        for method in sorted({*(route.methods or set()), "HEAD", "OPTIONS"}):
+            concrete = re.sub(r"\{[^}]+\}", "1", path)
+            status = client.request(method, concrete).status_code
+            answered[(method, path)] = status
+            if path in open_paths or SIGNED.match(path):
+                continue  # open by design (docs/api.md); signed webhooks never say 401
+            assert status in (401, 405), (environment, method, path, status)
+    reached = {path for (method, path), status in answered.items() if status not in (401, 405)}
+    assert reached <= open_paths | {p for p in reached if SIGNED.match(p)}, reached
+    assert reached >= OPEN_EVERYWHERE
+    if environment == "production":
+        assert client.get("/openapi.json").status_code == 401
+        assert client.get("/openapi.json", headers=bearer("read")).status_code == 200
+        assert client.get("/docs").status_code == 404
+    else:
+        assert client.get("/openapi.json").status_code == 200

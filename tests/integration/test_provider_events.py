@@ -29,6 +29,7 @@ from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.audit_tables import audit_log
 from tests.integration.test_provider_sync import (
+    CREDENTIALS,
     NO_WAIT,
     add_provider,
     seed_customer,
@@ -39,7 +40,7 @@ from tests.integration.test_provider_sync import (
 
 D = Decimal
 T1 = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
-GOCARDLESS = "https://gocardless.test"
+GOCARDLESS = "https://api-sandbox.gocardless.com"  # served by the MockTransport
 
 
 class FakeGoCardless:
@@ -104,7 +105,7 @@ class Ledger:
         self.provider_id = add_provider(engine, "gocardless", GOCARDLESS)
         with engine.connect() as conn:
             self.provider = load_provider(conn, self.provider_id)
-        client = provider_clients(http, policy=NO_WAIT)(self.provider)
+        client = provider_clients(http, CREDENTIALS, policy=NO_WAIT)(self.provider)
         assert isinstance(client, GoCardlessClient)
         self.client = client
         self.events = 0

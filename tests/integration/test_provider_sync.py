@@ -17,6 +17,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from payrecon.bootstrap import provider_credentials
+from payrecon.config import Settings
 from payrecon.domain.providers import DisputeStatus
 from payrecon.feeds.http import RetryPolicy
 from payrecon.sandbox import RunningSandbox, SandboxConfig, SandboxState, serve_in_thread
@@ -35,6 +37,9 @@ FAULTS = SandboxConfig(
     rate_limit_every=4, fail_every=7, duplicate_page_boundary=True, retry_after=0, tokens=(TOKEN,)
 )
 NO_WAIT = RetryPolicy(sleep=lambda _seconds: None)
+# What the worker and the API use in the test environment: the development key ring, and the
+# local sandbox allowed as a base URL.
+CREDENTIALS = provider_credentials(Settings(environment="test"))
 SYNCED_TABLES = (
     pt.provider_payments, pt.provider_refunds, pt.payouts, pt.payout_items, pt.provider_events,
     pt.provider_cursors, t.payments, t.allocations, lt.refunds, t.feed_files, t.statement_lines,
@@ -122,8 +127,8 @@ def add_provider(
                     kind=kind,
                     base_url=base_url,
                     enabled=True,
-                    access_token=token,
-                    webhook_secret=secret,
+                    access_token=CREDENTIALS.box.seal(token),
+                    webhook_secret=CREDENTIALS.box.seal(secret) if secret else None,
                     created_at=T0,
                     updated_at=T0,
                 )
@@ -188,7 +193,7 @@ def test_gocardless_sync_equals_the_truth_and_a_rerun_adds_nothing(
     late = expected["payments"][0]["mandate"]  # its customer is configured only later
     owner = _seed_gocardless_customers(engine, expected, skip=late)
     provider = add_provider(engine, "gocardless", sandbox.gocardless_url)
-    clients = provider_clients(http, policy=NO_WAIT, page_size=9)
+    clients = provider_clients(http, CREDENTIALS, policy=NO_WAIT, page_size=9)
 
     first = sync_provider(engine, provider, clients)
 
@@ -281,14 +286,18 @@ def test_a_sync_killed_between_pages_resumes_to_the_same_set(
     progress = []
     for budget in (5, 14, 31):  # killed in the payments, the refunds/payouts, the events pass
         with httpx.Client(transport=KilledAfter(budget)) as dying, pytest.raises(WorkerKilled):
-            sync_provider(engine, provider, provider_clients(dying, policy=NO_WAIT, page_size=9))
+            sync_provider(
+                engine, provider, provider_clients(dying, CREDENTIALS, policy=NO_WAIT, page_size=9)
+            )
         progress.append(stored_payments(engine, provider))
     assert progress[0] < progress[1] <= progress[2] <= _expected_payments(expected)
     with engine.connect() as conn:
         cursor = pt.read_cursor(conn, provider, "payments")
     assert cursor["watermark"] is not None, "the payments pass was finished by the second run"
 
-    sync_provider(engine, provider, provider_clients(http, policy=NO_WAIT, page_size=9))
+    sync_provider(
+        engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT, page_size=9)
+    )
     assert stored_payments(engine, provider) == _expected_payments(expected)
     assert active_ledger_payments(engine, "gocardless") == set(expected["collected_payment_ids"])
     _assert_refunds_payouts_and_events(engine, provider, expected)
@@ -299,7 +308,9 @@ def test_a_sync_killed_between_pages_resumes_to_the_same_set(
         ).all()
     assert doubled == []
     before = snapshot(engine)
-    sync_provider(engine, provider, provider_clients(http, policy=NO_WAIT, page_size=9))
+    sync_provider(
+        engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT, page_size=9)
+    )
     assert snapshot(engine) == before
 
 
@@ -312,7 +323,9 @@ def test_stripe_charges_refunds_and_disputes(
         seed_customer(engine, owner, f"ST{n:03d}", mandate=customer)
     provider = add_provider(engine, "stripe", sandbox.stripe_url)
 
-    sync_provider(engine, provider, provider_clients(http, policy=NO_WAIT, page_size=7))
+    sync_provider(
+        engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT, page_size=7)
+    )
 
     status = {"succeeded": "confirmed", "pending": "submitted", "failed": "failed"}
     assert stored_payments(engine, provider) == {
@@ -338,7 +351,9 @@ def test_stripe_charges_refunds_and_disputes(
     assert all(amount == amount.to_integral_value() for amount in jpy)
     assert refunded == len(expected["refunds"])
     before = snapshot(engine)
-    sync_provider(engine, provider, provider_clients(http, policy=NO_WAIT, page_size=7))
+    sync_provider(
+        engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT, page_size=7)
+    )
     assert snapshot(engine) == before
 
 
@@ -352,7 +367,9 @@ def test_open_banking_transactions_become_statement_lines_once(
     assert not register_openbanking_account(engine, provider, next(iter(accounts)))
     as_of = datetime(2024, 3, 15, tzinfo=UTC)  # the sandbox's bank data are of early 2024
 
-    first = sync_provider(engine, provider, provider_clients(http, policy=NO_WAIT), now=as_of)
+    first = sync_provider(
+        engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT), now=as_of
+    )
 
     sl = t.statement_lines.c
     with engine.connect() as conn:
@@ -369,7 +386,9 @@ def test_open_banking_transactions_become_statement_lines_once(
     before = snapshot(engine)
     later = datetime(2024, 3, 16, tzinfo=UTC)  # the next poll overlaps the last days: no repeats
     assert (
-        sync_provider(engine, provider, provider_clients(http, policy=NO_WAIT), now=later).new_lines
+        sync_provider(
+            engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT), now=later
+        ).new_lines
         == 0
     )
     assert snapshot(engine) == before

@@ -32,6 +32,7 @@ from payrecon.store import tables as t
 from tests.integration.test_admin_lists import admin_client, bearer
 from tests.integration.test_provider_events import FakeGoCardless
 from tests.integration.test_provider_sync import (
+    CREDENTIALS,
     FAULTS,
     NO_WAIT,
     TOKEN,
@@ -62,7 +63,7 @@ class Webhooks:
         self.enqueued.append(provider_id)
         if self.process:
             process_received_events(
-                self.engine, provider_id, provider_clients(self.http, policy=NO_WAIT)
+                self.engine, provider_id, provider_clients(self.http, CREDENTIALS, policy=NO_WAIT)
             )
 
     def post(self, path: str, body: bytes, **headers: str) -> httpx.Response:
@@ -93,7 +94,9 @@ def vector_body(shared_fixtures: Path) -> bytes:
 def test_the_shared_gocardless_vector_verifies_and_a_one_byte_change_is_498(
     hooks: Webhooks, shared_fixtures: Path
 ) -> None:
-    provider = add_provider(hooks.engine, "gocardless", "https://gc.test", secret=VECTOR_SECRET)
+    provider = add_provider(
+        hooks.engine, "gocardless", "https://api-sandbox.gocardless.com", secret=VECTOR_SECRET
+    )
     path = f"/v1/webhooks/gocardless/{provider}"
     body = vector_body(shared_fixtures)
 
@@ -118,7 +121,7 @@ def test_the_shared_gocardless_vector_verifies_and_a_one_byte_change_is_498(
     assert hooks.post(path, body).status_code == 498  # no signature at all
     assert hooks.events() == stored
 
-    stripe = add_provider(hooks.engine, "stripe", "https://stripe.test", secret=STRIPE_SECRET)
+    stripe = add_provider(hooks.engine, "stripe", "https://api.stripe.com", secret=STRIPE_SECRET)
     signature = {"Webhook-Signature": VECTOR_SIGNATURE}
     assert hooks.post(f"/v1/webhooks/gocardless/{stripe}", body, **signature).status_code == 404
     assert hooks.post("/v1/webhooks/gocardless/999", body, **signature).status_code == 404
@@ -130,7 +133,9 @@ def test_a_signed_payment_event_is_stored_once_and_processed_after_commit(
     owner = seed_owner(hooks.engine)
     seed_customer(hooks.engine, owner, "C-DD", mandate="MD0001")
     secret = "gc-webhook-secret-5521"
-    provider = add_provider(hooks.engine, "gocardless", "https://gc.test", secret=secret)
+    provider = add_provider(
+        hooks.engine, "gocardless", "https://api-sandbox.gocardless.com", secret=secret
+    )
     body = json.dumps(
         {
             "events": [
@@ -178,7 +183,7 @@ def _stripe_event(event_id: str) -> bytes:
 
 
 def test_stripe_signatures_outside_the_tolerance_are_refused(hooks: Webhooks) -> None:
-    provider = add_provider(hooks.engine, "stripe", "https://stripe.test", secret=STRIPE_SECRET)
+    provider = add_provider(hooks.engine, "stripe", "https://api.stripe.com", secret=STRIPE_SECRET)
     path, body, now = f"/v1/webhooks/stripe/{provider}", _stripe_event("evt_1"), int(time.time())
 
     def signed(timestamp: int, secret: str = STRIPE_SECRET) -> dict[str, str]:
@@ -234,7 +239,9 @@ def test_provider_secrets_appear_in_no_log_line_and_no_response(
         call("POST", f"/v1/webhooks/gocardless/{provider}", content=body,
              headers={"Webhook-Signature": "0" * 64})  # fmt: skip
         with httpx.Client() as http:
-            result = sync_provider(hooks.engine, provider, provider_clients(http, policy=NO_WAIT))
+            result = sync_provider(
+                hooks.engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT)
+            )
         hooks.enqueue(provider)
 
     assert result.read["payments"] == len(sandbox.state.truth["gocardless"]["payments"])

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Request
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -47,7 +48,7 @@ def admin_router(
         generate_unique_id_function=operation_id,
     )
     one, many = singular.replace(" ", "_"), plural.replace(" ", "_")
-    resource_id = Annotated[int, Path(ge=1, description=f"{singular.capitalize()} identifier")]
+    resource_id = Annotated[RowId, Path(description=f"{singular.capitalize()} identifier")]
     fields = resource.model
 
     def list_items(request: Request, q: Annotated[ListQuery, Depends(list_query)]) -> Any:

@@ -1,12 +1,23 @@
-"""Request-body field types shared by the routes: money is an exact decimal, read from a JSON
-number (as Decimal, by `listquery.ExactJSONRoute`) or a string, and never from a float."""
+"""Request field types shared by the routes, each bounded to what the database can hold, so that
+out-of-range input is a 422 (and the bound is in the OpenAPI document), never a database error.
+
+    RowId   an id in a path, a query or a body: 1 .. 2^63-1 (BIGINT)
+    Money   an exact decimal, read from a JSON number (as Decimal, by `listquery.ExactJSONRoute`)
+            or a string, never from a float; within the NUMERIC(19, 4) money columns
+    AmountFilter  an amount in a query (`amount_greater_than=`): what NUMERIC(19, 4) holds, at
+            most 15 integer digits and 4 decimals
+
+Use `Annotated[RowId, Path(description=...)]` (or `Query`) for a parameter.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from payrecon.store.types import MAX_ID
 
 MAX_AMOUNT = Decimal(10) ** 14  # the money columns hold NUMERIC(19, 4)
 
@@ -25,3 +36,6 @@ def _bounded(value: Decimal) -> Decimal:
 
 ExactDecimal = Annotated[Decimal, BeforeValidator(_refuse_float)]
 Money = Annotated[ExactDecimal, AfterValidator(_bounded)]
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+AmountFilter = Annotated[Decimal, Field(max_digits=19, decimal_places=4, allow_inf_nan=False)]

@@ -1,6 +1,6 @@
 """The list conventions of the Admin API seeds (002/003), for every list endpoint.
 
-    page=1&pageSize=100          page >= 1, pageSize 1..1000 (else 422 `invalid_input`)
+    page=1&pageSize=100          page 1..MAX_PAGE, pageSize 1..1000 (else 422 `invalid_input`)
     sort=id,name | name:desc     ascending unless `:desc`; a stable order by id breaks ties
     fields=id,name               project each item onto these fields
     name=xyz | in:x,y | like:xy  every other query parameter filters by a camelCase field
@@ -33,11 +33,20 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.api.text_input import check_storable
 from payrecon.domain.errors import InvalidInput
+from payrecon.store.types import MAX_ID
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
+# The largest page whose offset, (page - 1) * pageSize, is still a BIGINT for every page size.
+MAX_PAGE = MAX_ID // MAX_PAGE_SIZE
 _RESERVED = frozenset({"page", "pageSize", "sort", "fields"})
+# What the document promises of `sort` and `fields` (the field names are the resource's own).
+_NAME = r"\s*[A-Za-z][A-Za-z0-9_]*\s*"
+_ORDER = r"(:([aA][sS][cC]|[dD][eE][sS][cC]))?"
+SORT_PATTERN = rf"^{_NAME}{_ORDER}(,{_NAME}{_ORDER})*$"
+FIELDS_PATTERN = rf"^{_NAME}(,{_NAME})*$"
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -59,17 +68,24 @@ class ListQuery:
 
 def list_query(
     request: Request,
-    page: Annotated[int, Query(ge=1, description="Page of results to show")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page of results to show")] = 1,
     page_size: Annotated[
         int,
         Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE, description="Results to return per page"),
     ] = DEFAULT_PAGE_SIZE,
     sort: Annotated[
         str | None,
-        Query(description="Fields to sort by, comma-separated; suffix `:desc` to descend"),
+        Query(
+            description="Fields to sort by, comma-separated; suffix `:desc` to descend",
+            pattern=SORT_PATTERN,
+        ),
     ] = None,
     fields: Annotated[
-        str | None, Query(description="Fields to return, comma-separated (default: all)")
+        str | None,
+        Query(
+            description="Fields to return, comma-separated (default: all)",
+            pattern=FIELDS_PATTERN,
+        ),
     ] = None,
 ) -> ListQuery:
     """FastAPI dependency. The keyword parameters only document the conventions in OpenAPI; the
@@ -88,7 +104,7 @@ def list_query(
             )
         filters[name] = values[0]
     return ListQuery(
-        page=_bounded_int(params.get("page"), "page", 1, 1, None),
+        page=_bounded_int(params.get("page"), "page", 1, 1, MAX_PAGE),
         page_size=_bounded_int(
             params.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE
         ),
@@ -212,11 +228,14 @@ def _parse_fields(raw: str | None) -> list[str] | None:
 
 
 class ExactJSONRequest(Request):
-    """A request whose JSON body keeps decimals exact (`json.loads(..., parse_float=Decimal)`)."""
+    """A request whose JSON body keeps decimals exact (`json.loads(..., parse_float=Decimal)`)
+    and holds only text the database can store (`text_input.check_storable`, else 422)."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_float=Decimal)
+            decoded = json.loads(await self.body(), parse_float=Decimal)
+            check_storable(decoded)
+            self._json = decoded
         return self._json
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -54,13 +54,16 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "migrations"
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, *, secrets_keys: Sequence[str] = ()) -> Config:
+    """The Alembic config of `url`; `secrets_keys` (PAYRECON_SECRETS_KEY's ring) reach the
+    migrations that seal or open stored secrets."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["payrecon.secrets_keys"] = list(secrets_keys)
     return config
 
 
-def upgrade_schema(url: str, revision: str = "heads") -> None:
+def upgrade_schema(url: str, revision: str = "heads", *, secrets_keys: Sequence[str] = ()) -> None:
     """Create or migrate the schema to the newest revision (what `payrecon db upgrade` runs)."""
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, secrets_keys=secrets_keys), revision)

@@ -14,6 +14,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Ids: BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the autoincrementing rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = 2**63 - 1  # the largest id either database holds (BIGINT; SQLite's INTEGER is 64-bit)
 
 
 class Amount(TypeDecorator[Decimal]):

@@ -71,7 +71,9 @@ def poll_provider(self: Any, *, provider_id: int) -> dict[str, Any]:
             if not held:
                 return {"provider_id": provider_id, "skipped": "locked"}
             with make_client() as http:
-                return sync_provider(c.engine, provider_id, provider_clients(http)).as_counts()
+                return sync_provider(
+                    c.engine, provider_id, provider_clients(http, c.credentials)
+                ).as_counts()
 
     params = {"provider_id": provider_id}
     counts = _retrying(self, lambda: _recorded(self, "poll_provider", params, work))
@@ -98,7 +100,9 @@ def process_provider_events(self: Any, *, provider_id: int) -> dict[str, Any]:
 
     def work(c: Container) -> dict[str, Any]:
         with make_client() as http:
-            return process_received_events(c.engine, provider_id, provider_clients(http))
+            return process_received_events(
+                c.engine, provider_id, provider_clients(http, c.credentials)
+            )
 
     params = {"provider_id": provider_id}
     return _retrying(self, lambda: _recorded(self, "process_provider_events", params, work))

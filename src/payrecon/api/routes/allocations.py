@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from payrecon.api.auth import Principal, caller, require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import operation_id
 from payrecon.services.reconciliation import review
 
 router = APIRouter(prefix="/v1", tags=["allocations"], generate_unique_id_function=operation_id)
-AllocationId = Annotated[int, Path(ge=1, description="Allocation identifier")]
+AllocationId = Annotated[RowId, Path(description="Allocation identifier")]
 
 
 @router.get(

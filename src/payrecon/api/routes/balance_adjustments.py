@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import Money
+from payrecon.api.fields import Money, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -32,7 +32,7 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-AdjustmentId = Annotated[int, Path(ge=1, description="Balance adjustment identifier")]
+AdjustmentId = Annotated[RowId, Path(description="Balance adjustment identifier")]
 
 
 class AdjustmentBody(BaseModel):
@@ -40,7 +40,7 @@ class AdjustmentBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    customer_id: int = Field(alias="customerId", ge=1)
+    customer_id: RowId = Field(alias="customerId")
     amount_in_major_currency: Money = Field(
         alias="amountInMajorCurrency",
         description="Amount in major currency (e.g pounds/dollars/euros); positive credits",

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.services.ledger.balances import get_balance
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["balances"])
     summary="Get the outstanding balance for a customer",
 )
 def customer_balance(
-    request: Request, customer_id: Annotated[int, Query(ge=1, description="Customer identifier")]
+    request: Request, customer_id: Annotated[RowId, Query(description="Customer identifier")]
 ) -> Any:
     """Negative balance: the customer owes; positive: the customer is in credit (seed 000)."""
     balance = get_balance(request.app.state.container.engine, customer_id)

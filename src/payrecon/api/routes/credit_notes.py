@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import Money
+from payrecon.api.fields import Money, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -40,8 +40,8 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-CreditNoteId = Annotated[int, Path(ge=1, description="Credit note identifier")]
-CustomerId = Annotated[int, Path(ge=1, description="Customer identifier")]
+CreditNoteId = Annotated[RowId, Path(description="Credit note identifier")]
+CustomerId = Annotated[RowId, Path(description="Customer identifier")]
 
 
 def _seed_date(value: object) -> object:
@@ -64,8 +64,8 @@ def _field(*names: str, **options: Any) -> Any:
 class CreditAllocationBody(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
-    allocation_id: int | None = _field("allocationId", "allocationID", default=None)
-    invoice_id: int | None = _field("invoiceId", "invoiceID", default=None)
+    allocation_id: RowId | None = _field("allocationId", "allocationID", default=None)
+    invoice_id: RowId | None = _field("invoiceId", "invoiceID", default=None)
     invoice_number: str | None = _field("invoiceNumber", default=None, max_length=64)
     amount_applied: Money = _field("amountApplied")
 
@@ -76,7 +76,7 @@ class CreditNoteBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    customer_id: int = _field("customerId", "customerID")
+    customer_id: RowId = _field("customerId", "customerID")
     date: SeedDate = _field("date", "Date")
     currency_code: str = _field(
         "currencyCode", "CurrencyCode", min_length=3, max_length=3, pattern="^[A-Za-z]{3}$"

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response, operation_id
 from payrecon.services.ledger import credit_status
@@ -33,7 +34,7 @@ HISTORY_FIELDS = (
     summary="Get a customer's balance versus their credit threshold",
 )
 def get_customer_credit_status(
-    request: Request, customer_id: Annotated[int, Query(ge=1, description="Customer identifier")]
+    request: Request, customer_id: Annotated[RowId, Query(description="Customer identifier")]
 ) -> Any:
     view = credit_status.get_credit_status(request.app.state.container.engine, customer_id)
     return DecimalJSONResponse(
@@ -56,7 +57,7 @@ def get_customer_credit_status(
 def list_credit_status_history(
     request: Request,
     q: Annotated[ListQuery, Depends(list_query)],
-    customer_id: Annotated[int | None, Query(ge=1, description="Customer identifier")] = None,
+    customer_id: Annotated[RowId | None, Query(description="Customer identifier")] = None,
 ) -> Any:
     q = replace(q, filters={k: v for k, v in q.filters.items() if k != "customer_id"})
     page = credit_status.list_credit_status_history(

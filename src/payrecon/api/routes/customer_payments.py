@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import Money
+from payrecon.api.fields import AmountFilter, Money, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -36,7 +36,7 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-PaymentId = Annotated[int, Path(ge=1, description="Customer payment identifier")]
+PaymentId = Annotated[RowId, Path(description="Customer payment identifier")]
 
 
 def _field(camel: str, snake: str, **options: Any) -> Any:
@@ -46,8 +46,10 @@ def _field(camel: str, snake: str, **options: Any) -> Any:
 class InvoicePaymentBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    invoice_payment_id: int | None = _field("invoicePaymentId", "invoice_payment_id", default=None)
-    invoice_id: int = _field("invoiceId", "invoice_id")
+    invoice_payment_id: RowId | None = _field(
+        "invoicePaymentId", "invoice_payment_id", default=None
+    )
+    invoice_id: RowId = _field("invoiceId", "invoice_id")
     amount_applied: Money = _field("amountApplied", "amount_applied")
     tax_amount_withheld: Money = _field(
         "taxAmountWithheld", "tax_amount_withheld", default=Decimal(0)
@@ -60,7 +62,7 @@ class PaymentBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    customer_id: int | None = _field("customerId", "customer_id", default=None)
+    customer_id: RowId | None = _field("customerId", "customer_id", default=None)
     amount: Money
     date: dt.date | None = None
     payment_mode: str | None = _field("paymentMode", "payment_mode", default=None, max_length=50)
@@ -177,13 +179,13 @@ def payment_search_parameters(
     date_end: dt.date | None = None,
     date_before: dt.date | None = None,
     date_after: dt.date | None = None,
-    amount: Annotated[Decimal | None, Query(description="Payment amount")] = None,
-    amount_less_than: Decimal | None = None,
-    amount_less_equals: Decimal | None = None,
-    amount_greater_than: Decimal | None = None,
-    amount_greater_equals: Decimal | None = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
-    invoice_id: Annotated[int | None, Query(ge=1)] = None,
+    amount: Annotated[AmountFilter | None, Query(description="Payment amount")] = None,
+    amount_less_than: AmountFilter | None = None,
+    amount_less_equals: AmountFilter | None = None,
+    amount_greater_than: AmountFilter | None = None,
+    amount_greater_equals: AmountFilter | None = None,
+    customer_id: RowId | None = None,
+    invoice_id: RowId | None = None,
     filter_by: Annotated[str | None, Query(pattern=rf"^PaymentMode\.({_Modes})$")] = None,
     search_text: _Text = None,
     sort_column: Literal[

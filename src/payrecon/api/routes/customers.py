@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response, operation_id
 from payrecon.services.ledger import views as ledger_views
@@ -42,7 +43,7 @@ def list_customers(request: Request, q: Annotated[ListQuery, Depends(list_query)
     summary="Get a specific customer",
 )
 def get_customer(
-    request: Request, customer_id: Annotated[int, Path(ge=1, description="Customer identifier")]
+    request: Request, customer_id: Annotated[RowId, Path(description="Customer identifier")]
 ) -> Any:
     return DecimalJSONResponse(
         ledger_views.get_customer(request.app.state.container.engine, customer_id)

@@ -18,7 +18,9 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz", responses={503: {"description": "The database or the broker does not answer"}}
+)
 def readyz(request: Request) -> Any:
     """The database and the broker answer; 503 names what does not."""
     checks: dict[str, str] = {}

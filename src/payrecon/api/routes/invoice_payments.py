@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response, operation_id
 from payrecon.services.ledger import views as ledger_views
@@ -18,7 +19,7 @@ router = APIRouter(
     tags=["invoice payments"],
     generate_unique_id_function=operation_id,
 )
-AllocationId = Annotated[int, Path(ge=1, description="Invoice payment (allocation) identifier")]
+AllocationId = Annotated[RowId, Path(description="Invoice payment (allocation) identifier")]
 
 
 @list_endpoint(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ListQuery, list_endpoint, list_query, list_response, operation_id
 from payrecon.services.ledger import views as ledger_views
@@ -40,7 +41,7 @@ def list_invoices(request: Request, q: Annotated[ListQuery, Depends(list_query)]
     summary="Get a specific invoice",
 )
 def get_invoice(
-    request: Request, invoice_id: Annotated[int, Path(ge=1, description="Invoice identifier")]
+    request: Request, invoice_id: Annotated[RowId, Path(description="Invoice identifier")]
 ) -> Any:
     return DecimalJSONResponse(
         ledger_views.get_invoice(request.app.state.container.engine, invoice_id)

@@ -1,5 +1,7 @@
 """`/v1/payment-providers`: seed 000's PaymentProvider. `accessToken` and `webhookSecret` are
-write-only: accepted on create and patch, stored, never in a response."""
+write-only: accepted on create and patch, stored encrypted, never in a response. `baseUrl` is
+https on the provider's own hosts; a patch that changes where the token goes (the URL, or the
+kind) clears the stored token (`accessTokenSet: false` in the answer) unless it sets a new one."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
 from payrecon.api.auth import require
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -33,7 +36,7 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-ResourceId = Annotated[int, Path(ge=1, description="Payment provider identifier")]
+ResourceId = Annotated[RowId, Path(description="Payment provider identifier")]
 
 
 @list_endpoint(
@@ -72,7 +75,10 @@ def get_payment_provider(request: Request, payment_provider_id: ResourceId) -> A
     summary="Create a payment provider",
 )
 def create_payment_provider(request: Request, body: PaymentProviderFields) -> Any:
-    provider = create_resource(request.app.state.container.engine, PAYMENT_PROVIDERS, body)
+    container = request.app.state.container
+    provider = create_resource(
+        container.engine, PAYMENT_PROVIDERS, body, policy=container.credentials.write_policy()
+    )
     return DecimalJSONResponse(
         provider, status_code=201, headers={"Location": f"/v1/payment-providers/{provider['id']}"}
     )
@@ -88,11 +94,13 @@ def patch_payment_provider(
     payment_provider_id: ResourceId,
     patch: Annotated[list[PatchOperation], Body(description="JSON Patch operations, in order")],
 ) -> Any:
+    container = request.app.state.container
     provider = patch_resource(
-        request.app.state.container.engine,
+        container.engine,
         PAYMENT_PROVIDERS,
         payment_provider_id,
         [operation.as_rfc() for operation in patch],
+        policy=container.credentials.write_policy(),
     )
     return DecimalJSONResponse(provider)
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import Money
+from payrecon.api.fields import Money, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -32,7 +32,7 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-RefundId = Annotated[int, Path(ge=1, description="Refund identifier")]
+RefundId = Annotated[RowId, Path(description="Refund identifier")]
 
 
 class RefundBody(BaseModel):
@@ -40,8 +40,8 @@ class RefundBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    payment_id: int | None = Field(default=None, alias="paymentId", ge=1)
-    credit_note_id: int | None = Field(default=None, alias="creditNoteId", ge=1)
+    payment_id: RowId | None = Field(default=None, alias="paymentId")
+    credit_note_id: RowId | None = Field(default=None, alias="creditNoteId")
     amount: Money
     date: dt.date
     reference_number: str | None = Field(default=None, alias="referenceNumber", max_length=128)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import Principal, caller, require
-from payrecon.api.fields import ExactDecimal
+from payrecon.api.fields import ExactDecimal, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -29,7 +29,7 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-LineId = Annotated[int, Path(ge=1, description="Statement line identifier")]
+LineId = Annotated[RowId, Path(description="Statement line identifier")]
 
 
 # An allocation is stored as it is given: at most the 4 places the money columns hold.
@@ -39,7 +39,7 @@ Money = Annotated[ExactDecimal, Field(max_digits=19, decimal_places=4)]
 class AllocationBody(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    invoice_id: int = Field(alias="invoiceId", ge=1)
+    invoice_id: RowId = Field(alias="invoiceId")
     amount: Money
 
 
@@ -48,7 +48,7 @@ class ManualMatchBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    customer_id: int = Field(alias="customerId", ge=1)
+    customer_id: RowId = Field(alias="customerId")
     allocations: list[AllocationBody] = Field(default_factory=list, max_length=1000)
     reason: str = Field(min_length=1, max_length=2000)
 

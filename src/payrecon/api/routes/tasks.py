@@ -9,10 +9,11 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from payrecon.api.auth import Principal, caller
 from payrecon.api.jsonenc import DecimalJSONResponse
+from payrecon.api.listquery import MAX_PAGE, MAX_PAGE_SIZE, ExactJSONRoute
 from payrecon.domain.errors import NotFound
 from payrecon.services.operations.task_runs import TaskRun, list_task_runs, task_run_by_task_id
 
-router = APIRouter(prefix="/v1", tags=["tasks"])
+router = APIRouter(prefix="/v1", tags=["tasks"], route_class=ExactJSONRoute)
 
 
 def run_json(run: TaskRun) -> dict[str, Any]:
@@ -30,7 +31,12 @@ def run_json(run: TaskRun) -> dict[str, Any]:
     }
 
 
-@router.post("/tasks/{name}", status_code=202, summary="Trigger a task by its short name")
+@router.post(
+    "/tasks/{name}",
+    status_code=202,
+    summary="Trigger a task by its short name",
+    responses={200: {"description": "Triggered before with this Idempotency-Key; not run again"}},
+)
 def trigger_task(
     request: Request,
     name: str,
@@ -74,8 +80,8 @@ def task_runs(
     _: Annotated[Principal, Depends(caller("admin"))],
     name: str | None = None,
     status: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 100,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> Any:
     runs, total = list_task_runs(
         request.app.state.container.engine,

@@ -20,7 +20,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from payrecon.api.errors import error_body
+from payrecon.api.errors import error_body, error_response
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.feeds.webhooks import InvalidSignatureError
 from payrecon.services.clock import utcnow
@@ -32,7 +33,7 @@ from payrecon.services.providers.events import (
 )
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-ProviderId = Annotated[int, Path(ge=1, description="Payment provider identifier")]
+ProviderId = Annotated[RowId, Path(description="Payment provider identifier")]
 GOCARDLESS_BAD_SIGNATURE = 498
 STRIPE_BAD_SIGNATURE = 400
 
@@ -50,13 +51,15 @@ def provider_events_enqueuer(request: Request) -> Callable[[int], None]:
 
 Body = Annotated[bytes, Depends(raw_body)]
 Enqueue = Annotated[Callable[[int], None], Depends(provider_events_enqueuer)]
-_ERROR = {"description": "the {code, message, details} error shape"}
 
 
 @router.post(
     "/gocardless/{provider_id}",
     summary="Receive a GoCardless webhook (authenticated by Webhook-Signature)",
-    responses={204: {"description": "every event ignored"}, 498: _ERROR, 404: _ERROR},
+    responses={
+        204: {"description": "every event ignored"},
+        498: error_response("Webhook-Signature does not match"),
+    },
 )
 def gocardless_webhook(
     request: Request,
@@ -65,10 +68,15 @@ def gocardless_webhook(
     enqueue: Enqueue,
     webhook_signature: Annotated[str, Header(alias="Webhook-Signature")] = "",
 ) -> Response:
-    engine = request.app.state.container.engine
+    container = request.app.state.container
     try:
         receipt = receive_gocardless_webhook(
-            engine, provider_id, body, webhook_signature, now=utcnow()
+            container.engine,
+            provider_id,
+            body,
+            webhook_signature,
+            now=utcnow(),
+            credentials=container.credentials,
         )
     except InvalidSignatureError as exc:
         return _refused(exc, GOCARDLESS_BAD_SIGNATURE)
@@ -78,7 +86,10 @@ def gocardless_webhook(
 @router.post(
     "/stripe/{provider_id}",
     summary="Receive a Stripe webhook (authenticated by Stripe-Signature, 300 s tolerance)",
-    responses={204: {"description": "the event is ignored"}, 400: _ERROR, 404: _ERROR},
+    responses={
+        204: {"description": "the event is ignored"},
+        400: error_response("Stripe-Signature does not match, or is stale; or a bad body"),
+    },
 )
 def stripe_webhook(
     request: Request,
@@ -87,9 +98,16 @@ def stripe_webhook(
     enqueue: Enqueue,
     stripe_signature: Annotated[str, Header(alias="Stripe-Signature")] = "",
 ) -> Response:
-    engine = request.app.state.container.engine
+    container = request.app.state.container
     try:
-        receipt = receive_stripe_webhook(engine, provider_id, body, stripe_signature, now=utcnow())
+        receipt = receive_stripe_webhook(
+            container.engine,
+            provider_id,
+            body,
+            stripe_signature,
+            now=utcnow(),
+            credentials=container.credentials,
+        )
     except InvalidSignatureError as exc:
         return _refused(exc, STRIPE_BAD_SIGNATURE)
     return _answer(receipt, enqueue)

@@ -27,8 +27,10 @@ from sqlalchemy import Connection, select
 from payrecon.domain.errors import InvalidInput, PayreconError
 from payrecon.domain.money import RoundingMode, parse_amount
 from payrecon.services.admin.resources import AdminResource, Json
+from payrecon.services.providers.credentials import effective_base_url
 from payrecon.store import admin_tables as a
 from payrecon.store import tables as t
+from payrecon.store.types import MAX_ID
 
 # GoCardless's mandate vocabulary, the richest of the providers (as `domain.providers` uses).
 MandateStatus = Literal[
@@ -73,7 +75,7 @@ ExactAmount = Annotated[
     Decimal, BeforeValidator(_exact_amount), Field(gt=0, max_digits=19, decimal_places=4)
 ]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
-RowId = Annotated[StrictInt, Field(ge=1)]
+RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class _Fields(BaseModel):
@@ -104,7 +106,9 @@ class BillingCycleFields(_Fields):
 
 
 class PaymentProviderFields(_Fields):
-    """`accessToken` and `webhookSecret` are write-only: stored, never shown."""
+    """`accessToken` and `webhookSecret` are write-only: stored sealed, never shown. `baseUrl`
+    must be https on the kind's own hosts (checked with the deployment's rule on every write,
+    `services.providers.credentials`); changing where the token goes clears it."""
 
     name: Name
     kind: ProviderKind
@@ -214,6 +218,7 @@ PAYMENT_PROVIDERS = AdminResource(
     },
     model=PaymentProviderFields,
     write_only={"accessToken": _pp.access_token, "webhookSecret": _pp.webhook_secret},
+    secret_bound_to={"accessToken": lambda doc: effective_base_url(doc["kind"], doc["baseUrl"])},
 )
 
 _md = t.mandates.c

@@ -3,7 +3,13 @@
 An `AdminResource` names a table, the camelCase fields the API shows (each a column), the pydantic
 model of its writable fields (validated on create and again on the result of every patch), the
 write-only fields it stores but never shows (a provider's secrets), the other rows its ids must
-name, and any rule across rows. The resource definitions are in `services/admin_entities.py`.
+name, and any rule across rows. The resource definitions are in `services/admin/entities.py`.
+
+A resource with write-only fields is written only under a `WritePolicy`: its `seal` encrypts each
+secret before it is stored (so none is ever stored in plaintext) and its `check` applies rules of
+the deployment (which hosts a provider may be on). `secret_bound_to` names, per secret, what it is
+good for (a provider's token: the URL it is sent to); a patch that changes that clears the stored
+secret, unless the same patch sets a new one.
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ class Page:
 
 
 @dataclass(frozen=True)
+class WritePolicy:
+    seal: Callable[[str], str]
+    check: Callable[[Json], None] = lambda values: None
+
+
+@dataclass(frozen=True)
 class AdminResource:
     noun: str
     table: Table
@@ -47,6 +59,7 @@ class AdminResource:
     write_only: Mapping[str, Column[Any]] = field(default_factory=dict)
     references: Mapping[str, tuple[Table, str]] = field(default_factory=dict)
     rule: Callable[[Connection, Json], None] | None = None  # checks across rows, given the values
+    secret_bound_to: Mapping[str, Callable[[Json], object]] = field(default_factory=dict)
 
     @property
     def shown(self) -> dict[str, ColumnElement[Any]]:
@@ -74,13 +87,19 @@ def get_resource(engine: Engine, resource: AdminResource, resource_id: int) -> J
 
 
 def create_resource(
-    engine: Engine, resource: AdminResource, body: BaseModel, *, now: datetime | None = None
+    engine: Engine,
+    resource: AdminResource,
+    body: BaseModel,
+    *,
+    now: datetime | None = None,
+    policy: WritePolicy | None = None,
 ) -> Json:
     values = _writable(body)
     stamp = now or utcnow()
+    policy = _policy_for(resource, policy)
     with _unit_of_work(engine, resource) as conn:
-        _check(conn, resource, values)
-        row = _columns(resource, values, keep_unset_secrets=False)
+        _check(conn, resource, values, policy)
+        row = _columns(resource, values, policy, keep_unset_secrets=False)
         if "created_at" in resource.table.c:
             row["created_at"] = stamp
         if "updated_at" in resource.table.c:
@@ -96,10 +115,12 @@ def patch_resource(
     operations: Sequence[Mapping[str, Any]],
     *,
     now: datetime | None = None,
+    policy: WritePolicy | None = None,
 ) -> Json:
     """Apply an RFC 6902 patch to the resource's JSON and store the validated result. The write-
     only fields appear in the patched document as null: `add`/`replace` sets one, `remove` clears
     it, and a `test` or `copy` can never read it."""
+    policy = _policy_for(resource, policy)
     with _unit_of_work(engine, resource) as conn:
         current = _read(conn, resource, resource_id, for_update=True)
         document = {**_as_json_text(current), **dict.fromkeys(resource.write_only)}
@@ -112,8 +133,13 @@ def patch_resource(
         writable = {k: v for k, v in patched.items() if k not in resource.read_only}
         cleared = [name for name in resource.write_only if name not in patched]
         values = _writable(_validate(resource, writable))
-        _check(conn, resource, values)
-        row = _columns(resource, values, keep_unset_secrets=True)
+        cleared += [
+            name
+            for name, bound_to in resource.secret_bound_to.items()
+            if values.get(name) is None and bound_to(values) != bound_to(current)
+        ]
+        _check(conn, resource, values, policy)
+        row = _columns(resource, values, policy, keep_unset_secrets=True)
         row.update({resource.write_only[name].name: None for name in cleared})
         if "updated_at" in resource.table.c:
             row["updated_at"] = now or utcnow()
@@ -199,22 +225,38 @@ def _writable(body: BaseModel) -> Json:
     return body.model_dump(by_alias=True)
 
 
-def _columns(resource: AdminResource, values: Json, *, keep_unset_secrets: bool) -> Json:
-    """Column values for the camelCase `values`; a write-only field left null keeps its stored
-    value when `keep_unset_secrets` (a patch), and is stored as null otherwise (a create)."""
+def _policy_for(resource: AdminResource, policy: WritePolicy | None) -> WritePolicy | None:
+    if resource.write_only and policy is None:
+        raise TypeError(f"a {resource.noun} stores secrets: write it with a WritePolicy")
+    return policy
+
+
+def _columns(
+    resource: AdminResource, values: Json, policy: WritePolicy | None, *, keep_unset_secrets: bool
+) -> Json:
+    """Column values for the camelCase `values`; a write-only field is sealed, and left null it
+    keeps its stored value when `keep_unset_secrets` (a patch), and is stored as null otherwise
+    (a create)."""
     row: Json = {}
     for name, value in values.items():
         if name in resource.write_only:
             if value is None and keep_unset_secrets:
                 continue
             secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if secret is not None:
+                assert policy is not None  # _policy_for
+                secret = policy.seal(secret)
             row[resource.write_only[name].name] = secret
         else:
             row[resource.fields[name].name] = value
     return row
 
 
-def _check(conn: Connection, resource: AdminResource, values: Json) -> None:
+def _check(
+    conn: Connection, resource: AdminResource, values: Json, policy: WritePolicy | None
+) -> None:
+    if policy is not None:
+        policy.check(values)
     for name, (table, noun) in resource.references.items():
         ref = values.get(name)
         if ref is not None:

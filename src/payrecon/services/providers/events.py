@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 from sqlalchemy import Connection, Engine, select, update
@@ -61,6 +61,9 @@ from payrecon.store import admin_tables as a
 from payrecon.store import provider_tables as pt
 from payrecon.store.bulk import dialect_insert
 
+if TYPE_CHECKING:
+    from payrecon.services.providers.credentials import ProviderCredentials
+
 log = get_logger(__name__)
 FRESHNESS = timedelta(seconds=60)  # a copy read this long after an event already reflects it
 _PAYMENT_EFFECTS = (Effect.RECORD, Effect.REVERSE)
@@ -71,15 +74,16 @@ _PAYOUT_STATUSES = frozenset(s.value for s in PayoutStatus)
 
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
-    """A configured provider. The secrets are `SecretStr` and out of the repr."""
+    """A configured provider. The secrets are as stored, sealed (`ProviderCredentials` opens
+    them), `SecretStr` and out of the repr all the same."""
 
     id: int
     name: str
     kind: str
     base_url: str | None
     enabled: bool
-    access_token: SecretStr | None = field(default=None, repr=False)
-    webhook_secret: SecretStr | None = field(default=None, repr=False)
+    sealed_access_token: SecretStr | None = field(default=None, repr=False)
+    sealed_webhook_secret: SecretStr | None = field(default=None, repr=False)
 
     @property
     def ref(self) -> ProviderRef:
@@ -97,8 +101,8 @@ def load_provider(conn: Connection, provider_id: int, *, kind: str | None = None
         kind=row.kind,
         base_url=row.base_url,
         enabled=row.enabled,
-        access_token=SecretStr(row.access_token) if row.access_token else None,
-        webhook_secret=SecretStr(row.webhook_secret) if row.webhook_secret else None,
+        sealed_access_token=SecretStr(row.access_token) if row.access_token else None,
+        sealed_webhook_secret=SecretStr(row.webhook_secret) if row.webhook_secret else None,
     )
 
 
@@ -112,29 +116,43 @@ class WebhookReceipt:
 
 
 def receive_gocardless_webhook(
-    engine: Engine, provider_id: int, body: bytes, signature: str, *, now: datetime
+    engine: Engine,
+    provider_id: int,
+    body: bytes,
+    signature: str,
+    *,
+    now: datetime,
+    credentials: ProviderCredentials,
 ) -> WebhookReceipt:
     """Verify `Webhook-Signature` over the raw body, then store its events (one transaction)."""
     with engine.begin() as conn:
         provider = load_provider(conn, provider_id, kind="gocardless")
-        verify_gocardless(body, signature, _webhook_secret(provider))
+        verify_gocardless(body, signature, _webhook_secret(provider, credentials))
         return _store_received(conn, provider, parse_gocardless_events(body), now)
 
 
 def receive_stripe_webhook(
-    engine: Engine, provider_id: int, body: bytes, header: str, *, now: datetime
+    engine: Engine,
+    provider_id: int,
+    body: bytes,
+    header: str,
+    *,
+    now: datetime,
+    credentials: ProviderCredentials,
 ) -> WebhookReceipt:
     """Verify `Stripe-Signature` (300 s tolerance around `now`), then store the event."""
     with engine.begin() as conn:
         provider = load_provider(conn, provider_id, kind="stripe")
-        verify_stripe(body, header, _webhook_secret(provider), now=int(now.timestamp()))
+        secret = _webhook_secret(provider, credentials)
+        verify_stripe(body, header, secret, now=int(now.timestamp()))
         return _store_received(conn, provider, [parse_stripe_event(body)], now)
 
 
-def _webhook_secret(provider: ProviderConfig) -> SecretStr:
-    if provider.webhook_secret is None:
+def _webhook_secret(provider: ProviderConfig, credentials: ProviderCredentials) -> SecretStr:
+    secret = credentials.webhook_secret(provider)
+    if secret is None:
         raise InvalidSignatureError(f"provider {provider.id} has no webhook secret configured")
-    return provider.webhook_secret
+    return secret
 
 
 def _store_received(

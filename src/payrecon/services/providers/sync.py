@@ -32,12 +32,13 @@ from sqlalchemy import Connection, Engine, select
 from payrecon.domain.errors import InvalidInput
 from payrecon.domain.providers import ProviderDispute, ProviderPayment
 from payrecon.feeds import gocardless, stripe
-from payrecon.feeds.gocardless import GOCARDLESS_LIVE_URL, GoCardlessClient
+from payrecon.feeds.gocardless import GoCardlessClient
 from payrecon.feeds.http import Page, RetryPolicy
-from payrecon.feeds.openbanking import OPENBANKING_URL, OpenBankingClient
-from payrecon.feeds.stripe import STRIPE_URL, StripeClient
+from payrecon.feeds.openbanking import OpenBankingClient
+from payrecon.feeds.stripe import StripeClient
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
+from payrecon.services.providers.credentials import ProviderCredentials
 from payrecon.services.providers.events import (
     EventCounts,
     ProviderConfig,
@@ -67,28 +68,33 @@ _SETTLE_CHUNK = 500
 
 
 def provider_clients(
-    http: httpx.Client, *, policy: RetryPolicy | None = None, page_size: int | None = None
+    http: httpx.Client,
+    credentials: ProviderCredentials,
+    *,
+    policy: RetryPolicy | None = None,
+    page_size: int | None = None,
 ) -> ClientFactory:
-    """The client of a provider's kind over `http`, with its stored access token and base URL."""
+    """The client of a provider's kind over `http`, with its stored access token (opened only
+    here) and its base URL (checked against the provider's hosts first, `credentials`)."""
 
     def build(provider: ProviderConfig) -> ProviderClient:
-        token = provider.access_token
+        if provider.kind not in ("gocardless", "stripe", "openbanking"):
+            raise InvalidInput(
+                f"provider {provider.id} is of kind {provider.kind}: nothing to pull"
+            )
+        url = credentials.base_url(provider)  # before the token is opened
+        token = credentials.access_token(provider)
         if token is None:
             raise InvalidInput(f"provider {provider.id} has no access token configured")
         if provider.kind == "gocardless":
-            url = provider.base_url or GOCARDLESS_LIVE_URL
             size = page_size or gocardless.MAX_PAGE_SIZE
             return GoCardlessClient(
                 http, access_token=token, base_url=url, policy=policy, page_size=size
             )
         if provider.kind == "stripe":
-            url = provider.base_url or STRIPE_URL
             size = page_size or stripe.MAX_PAGE_SIZE
             return StripeClient(http, api_key=token, base_url=url, policy=policy, page_size=size)
-        if provider.kind == "openbanking":
-            url = provider.base_url or OPENBANKING_URL
-            return OpenBankingClient(http, access_token=token, base_url=url, policy=policy)
-        raise InvalidInput(f"provider {provider.id} is of kind {provider.kind}: nothing to pull")
+        return OpenBankingClient(http, access_token=token, base_url=url, policy=policy)
 
     return build
 

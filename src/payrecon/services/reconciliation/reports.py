@@ -1,8 +1,11 @@
-"""Read models: the export files of DESIGN.md and the reconciliation summary."""
+"""Read models: the export files of DESIGN.md and the reconciliation summary.
+
+The exports are written through `services.spreadsheet`, so a hostile bank reference or payer name
+(`=HYPERLINK(...)`) opens in a spreadsheet as text, not as a formula.
+"""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,6 +14,7 @@ from typing import TextIO
 from sqlalchemy import Engine, case, func, select
 
 from payrecon.domain.money import money_text
+from payrecon.services.spreadsheet import SpreadsheetSafeWriter
 from payrecon.store import tables as t
 
 ALLOCATION_COLUMNS = (
@@ -68,7 +72,7 @@ def export_csv(engine: Engine, what: str, out: TextIO) -> int:
         if what == "allocations"
         else (UNMATCHED_COLUMNS, _unmatched_rows(engine))
     )
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SpreadsheetSafeWriter(out)
     writer.writerow(header)
     count = 0
     for row in rows:
