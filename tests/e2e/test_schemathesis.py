@@ -19,10 +19,10 @@ import pytest
 
 from payrecon.api.auth import issue_token
 from payrecon.store.db import make_engine, upgrade_schema
-from tests.services import pg_admin_dsn, pg_url
 from tests.e2e.api_server import Server, serve_api
 from tests.e2e.conftest import API_SECRET, BIN
 from tests.integration.test_pipeline_services import DATA, load_ledger, run_pipeline
+from tests.services import pg_admin_dsn, pg_url
 
 EXAMPLES = 3  # per operation; the whole run stays well under two minutes
 CHECKS = (
