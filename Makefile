@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint audit unit integration format clean
+.PHONY: demo test test-deps lint audit unit integration format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,15 @@ lint: $(VENV)/.dev
 audit: $(VENV)/.dev
 	$(BIN)/python scripts/audit_dependencies.py
 
+# The tests start what is not running (tests/services): PostgreSQL, Redis and RabbitMQ from the
+# system's binaries, Chromium for browser tests.
 test: lint
 	$(BIN)/pytest
+
+# The Debian packages those come from: as root, installs the missing ones with apt-get (CI runs
+# this); otherwise lists them and the apt-get line, and fails if any is missing.
+test-deps: $(VENV)/.dev
+	$(BIN)/python -m tests.services install
 
 unit: $(VENV)/.dev
 	$(BIN)/pytest tests/unit

@@ -9,14 +9,14 @@ compare the live allocations with the truth: precision per rule the engine used,
 rule the truth expected (a line settling a provider payout counts once, as rule `payout`),
 reversals found, and the invariants (no payment allocates more than
 its line; no unknown payer gets an allocation). Runs on SQLite by default; `--postgres` makes
-a scratch database on PAYRECON_TEST_PG_HOST (default 127.0.0.1) and drops it afterwards.
+a scratch database on the tests' server (`tests.services`: PAYRECON_TEST_DATABASE_URL, else
+PAYRECON_TEST_PG_HOST:5432, else a throwaway cluster of its own) and drops it afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -189,14 +189,14 @@ def scratch_database(postgres: bool, directory: Path) -> Iterator[str]:
         yield f"sqlite:///{directory / 'bench.db'}"
         return
     import psycopg
+    from tests.services import pg_admin_dsn, pg_url
 
-    host = os.environ.get("PAYRECON_TEST_PG_HOST", "127.0.0.1")
     name = f"payrecon_bench_{uuid.uuid4().hex[:10]}"
-    admin = f"host={host} port=5432 user=postgres dbname=postgres"
+    admin = pg_admin_dsn()  # the test server (PAYRECON_TEST_DATABASE_URL), started if none answers
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+psycopg://postgres@{host}:5432/{name}"
+        yield pg_url(name)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -4,7 +4,6 @@ process and the API served by uvicorn, all started by the test session (no eager
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,8 @@ import redis
 from payrecon.config import Settings
 from payrecon.store.db import make_engine, upgrade_schema
 from payrecon.worker.app import create_celery
-from tests.conftest import PG_ADMIN, REDIS_URL, pg_url
+from tests.services import claim_redis_database, pg_admin_dsn, pg_url, redis_url
+from tests.services.processes import free_port
 
 BIN = Path(sys.executable).parent
 API_SECRET = "e2e-secret-of-sufficient-length-0123456789abcdef"
@@ -47,25 +47,6 @@ class Stack:
         )
 
 
-def claim_redis_database(owner: str) -> int:
-    """A Redis database (1..15; the tests own these) that no other running test session holds,
-    emptied, so that two sessions on one machine never consume each other's task messages. The
-    claim expires if a session dies without releasing it."""
-    for number in range(15, 0, -1):
-        client = redis.Redis.from_url(f"{REDIS_URL}/{number}")
-        if client.set("payrecon:test-session", owner, nx=True, ex=3600):
-            client.flushdb()  # what an earlier, dead session left
-            client.set("payrecon:test-session", owner, ex=3600)
-            return number
-    raise AssertionError("no free Redis database (1..15) for the test session")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_until(check: object, what: str, timeout: float = 45.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,9 +62,9 @@ def wait_until(check: object, what: str, timeout: float = 45.0) -> None:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     name = f"payrecon_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    broker = f"{REDIS_URL}/{claim_redis_database(name)}"
+    broker = f"{redis_url()}/{claim_redis_database(name)}"
     tmp = tmp_path_factory.mktemp("e2e")
     env = {
         **os.environ,
@@ -136,5 +117,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         control.close()
         redis.Redis.from_url(broker).flushdb()
         make_engine(pg_url(name)).dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

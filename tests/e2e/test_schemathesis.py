@@ -19,10 +19,10 @@ import pytest
 
 from payrecon.api.auth import issue_token
 from payrecon.store.db import make_engine, upgrade_schema
-from tests.conftest import PG_ADMIN, pg_url
 from tests.e2e.api_server import Server, serve_api
 from tests.e2e.conftest import API_SECRET, BIN
 from tests.integration.test_pipeline_services import DATA, load_ledger, run_pipeline
+from tests.services import pg_admin_dsn, pg_url
 
 EXAMPLES = 3  # per operation; the whole run stays well under two minutes
 CHECKS = (
@@ -34,7 +34,7 @@ CHECKS = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     name = f"payrecon_st_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     tmp = tmp_path_factory.mktemp("schemathesis")
     try:
@@ -46,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         with serve_api(tmp, pg_url(name)) as running:
             yield running
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
