@@ -50,7 +50,7 @@ def run_demo(container: Container, console: Console | None, *, timeout: float = 
         port = pipeline(container)
         run = port.files_received(new_ids)
         if not container.settings.in_process_worker:
-            port.wait(run.task_id, timeout)
+            port.wait(run, timeout)
     summary = reconciliation_summary(engine)
     if console is not None:
         if not new_ids:

@@ -172,17 +172,28 @@ def ingest(
         bool, typer.Option("--wait", help="With a real broker: wait until reconciled.")
     ] = False,
     timeout: WaitTimeout = 3600.0,
+    retry: Annotated[
+        bool,
+        typer.Option(
+            "--retry",
+            help="Hand files received before to the pipeline again (it stores nothing twice and"
+            " reconciles what is still pending); a file whose ingest never finished is retried"
+            " without it.",
+        ),
+    ] = False,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
     """Ingest bank files (format detected from content), then reconcile and recompute balances.
-    A statement of an account no contract owner has is quarantined (exit code 1)."""
+    A statement of an account no contract owner has is quarantined (exit code 1); with --wait, a
+    pipeline that fails (a step dead-lettered, or out of retries) exits 1 and says why."""
     from payrecon.bootstrap import pipeline
     from payrecon.services.reconciliation.ingest import receive_file
 
     output = Output(quiet=quiet, as_json=as_json)
     container = _container()
-    received = [receive_file(container.engine, container.settings.feed_store_dir, f) for f in files]
+    store = container.settings.feed_store_dir
+    received = [receive_file(container.engine, store, f, retry=retry) for f in files]
     summary: dict[str, Any] = {"files": [], "enqueued": None}
     for item in received:
         if item.duplicate:
@@ -196,10 +207,17 @@ def ingest(
     new_ids = [r.feed_file_id for r in received if not r.duplicate]
     if new_ids:
         port = pipeline(container)
-        with output.progress():
-            run = port.files_received(new_ids)
-            if not container.settings.in_process_worker and wait:
-                port.wait(run.task_id, timeout)
+        try:
+            with output.progress():
+                run = port.files_received(new_ids)
+                if not container.settings.in_process_worker and wait:
+                    port.wait(run, timeout)
+        except Exception as exc:  # the pipeline's own failure, as the worker raised it
+            output.problem(f"the pipeline did not finish: {type(exc).__name__}: {exc}")
+            _report_feeds(container, new_ids, output, summary)
+            summary["failed"] = f"{type(exc).__name__}: {exc}"
+            output.document(summary)
+            raise typer.Exit(EXIT_REFUSED) from None
         if not container.settings.in_process_worker and not wait:
             output.line(f"enqueued {len(new_ids)} file(s); pipeline task {run.task_id}")
             summary["enqueued"] = {"feed_ids": new_ids, "task_id": run.task_id}
@@ -383,13 +401,22 @@ def worker(
     ] = "ingest,match,balances",
     concurrency: Annotated[int, typer.Option(min=1, metavar="N")] = 2,
     loglevel: Annotated[str, typer.Option(metavar="LEVEL")] = "INFO",
+    hostname: Annotated[
+        str | None,
+        typer.Option(help="The worker's node name (default celery@host).", metavar="NAME"),
+    ] = None,
 ) -> None:
-    """Run a Celery worker process."""
+    """Run a Celery worker process. It reconnects to a broker that went away, for as long as it
+    takes, and puts back the messages of workers that died (`worker.recovery`)."""
     from payrecon.worker.app import app as celery_app
 
-    celery_app.worker_main(
-        ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel, "-E"]
-    )
+    argv = ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel, "-E"]
+    # Gossip and mingle only chat between workers; their reconnect path is where a restarted
+    # broker made workers exit (`'NoneType' object has no attribute 'hostname'`).
+    argv += ["--without-gossip", "--without-mingle"]
+    if hostname:
+        argv += ["--hostname", hostname]
+    celery_app.worker_main(argv)
 
 
 SchedulesDir = Annotated[

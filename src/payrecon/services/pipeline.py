@@ -15,10 +15,12 @@ from payrecon.services.operations.triggers import Trigger
 
 @dataclass(frozen=True, slots=True)
 class PipelineRun:
-    """The enqueued work for some files: `task_id` is its last step (the balance recompute);
-    with the in-process broker it has already run when `files_received` returns."""
+    """The enqueued work for some files: `task_id` is its last step, `step_ids` every step's
+    (so that a step that failed is seen at once); with the in-process broker it has already run
+    when `files_received` returns."""
 
     task_id: str
+    step_ids: tuple[str, ...] = ()
 
 
 class Pipeline(Protocol):
@@ -46,8 +48,9 @@ class Pipeline(Protocol):
         """Validate, record (once per idempotency key), then enqueue a task by its short name."""
         ...
 
-    def wait(self, task_id: str, timeout: float) -> Any:
-        """The task's result, waiting up to `timeout` seconds; raises what the task raised."""
+    def wait(self, run: PipelineRun | str, timeout: float) -> Any:
+        """The result of a run's last step (or of a task, by id), waiting up to `timeout`
+        seconds; raises what a failed step raised, as soon as it failed."""
         ...
 
     def task_state(self, task_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,12 @@ from payrecon.worker.registry import task_spec
 from payrecon.worker.tasks import ingest_file, recompute_balances, reconcile_steps
 
 
+def _freeze(step: Any) -> list[str]:
+    """Give a step (a task, or a group of tasks) its task ids now; returns them."""
+    frozen = step.freeze()
+    return [r.id for r in getattr(frozen, "results", None) or [frozen]]
+
+
 class CeleryPipeline:
     """The pipeline port (`services.pipeline.Pipeline`) on Celery."""
 
@@ -29,7 +36,10 @@ class CeleryPipeline:
         partitions side by side (each recomputes its customers' balances), and add up. With the
         in-process broker it has run when this returns."""
         steps: list[Any] = [ingest_file.si(feed_file_id=i) for i in feed_file_ids]
-        return PipelineRun(str(chain(*steps, *reconcile_steps()).apply_async().id))
+        steps += reconcile_steps()
+        ids = [_freeze(step) for step in steps]  # every step's id, known before it is sent
+        chain(*steps).apply_async()
+        return PipelineRun(ids[-1][-1], tuple(i for step in ids for i in step))
 
     def customers_changed(self, customer_ids: Collection[int]) -> None:
         if customer_ids:
@@ -63,8 +73,23 @@ class CeleryPipeline:
                 raise
         return recorded
 
-    def wait(self, task_id: str, timeout: float) -> Any:
-        return AsyncResult(task_id, app=app).get(timeout=timeout, propagate=True)
+    def wait(self, run: PipelineRun | str, timeout: float) -> Any:
+        """The last step's result. A run's earlier steps are watched too: a step that failed
+        for good (a chain stops there, and its last step would never answer) raises at once."""
+        if isinstance(run, str):
+            return AsyncResult(run, app=app).get(timeout=timeout, propagate=True)
+        deadline = time.monotonic() + timeout
+        results = [AsyncResult(i, app=app) for i in run.step_ids]
+        last = AsyncResult(run.task_id, app=app)
+        while True:
+            if last.ready():
+                return last.get(propagate=True)
+            for result in results:
+                if result.state == "FAILURE":
+                    result.get(propagate=True)  # raises what the step raised
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the pipeline did not finish within {timeout:.0f} s")
+            time.sleep(0.5)
 
     def task_state(self, task_id: str) -> str:
         return str(AsyncResult(task_id, app=app).state)

@@ -75,8 +75,15 @@ def receive_file(
     *,
     filename: str | None = None,
     source: str = "cli",
+    retry: bool = False,
 ) -> ReceivedFile:
-    """Record `path` as a feed file (once per content) and keep a copy for the workers."""
+    """Record `path` as a feed file (once per content) and keep a copy for the workers.
+
+    A file seen before is a duplicate, with two exceptions that a person sending it again means
+    as a retry: a file never ingested to the end (still `received`: its worker failed, or its
+    pipeline stopped) and a quarantined one (nothing of it was written) are ingested again; and
+    with `retry`, even a processed file is handed to the pipeline again, which stores nothing
+    twice and reconciles whatever of it is still pending."""
     name = filename or path.name
     sha = sha256_of(path)
     with engine.begin() as conn:
@@ -93,6 +100,9 @@ def receive_file(
             )
             log.info("feeds.file.retried", filename=name, feed_id=known.id, sha256=sha)
             return ReceivedFile(known.id, name, sha, duplicate=False, status="received")
+        if known is not None and (known.status == "received" or retry):
+            log.info("feeds.file.retried", filename=name, feed_id=known.id, sha256=sha)
+            return ReceivedFile(known.id, name, sha, duplicate=False, status=known.status)
         if known is not None:
             log.info("feeds.file.duplicate", filename=name, feed_id=known.id, sha256=sha)
             return ReceivedFile(known.id, name, sha, duplicate=True, status=known.status)
