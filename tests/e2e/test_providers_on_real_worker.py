@@ -73,7 +73,8 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 def _import_the_sandbox_customers(stack: Stack, gocardless: dict[str, Any]) -> None:
-    """One customer per sandbox mandate, and for each collected payment the invoice it names."""
+    """One GBP customer per sandbox mandate, and for each collected payment the GBP invoice it
+    names (of the payment's amount)."""
     owners = _write_csv(
         stack.tmp / "provider_owners.csv",
         ["contract_owner_id", "name", "invoice_number_format"],
@@ -91,7 +92,7 @@ def _import_the_sandbox_customers(stack: Stack, gocardless: dict[str, Any]) -> N
         ["invoice_id", "invoice_number", "customer_id", "kind", "issue_date", "due_date",
          "currency", "total"],
         [[p["reference"], p["reference"], f"SBX-{p['mandate']}", "standard", "2024-01-01",
-          "2024-02-01", p["currency"], p["amount"]]
+          "2024-02-01", "GBP", p["amount"]]
          for p in gocardless["payments"] if p["collected"]],
     )  # fmt: skip
     for kind, path in (
@@ -154,6 +155,15 @@ def test_gocardless_through_the_real_worker_equals_the_sandbox(
     )  # fmt: skip
     assert created.status_code == 201, created.text
     provider = int(created.json()["id"])
+    # The customers are GBP and the sandbox pays some in EUR: at a rate of 1 the invoices
+    # (GBP, of the payments' amounts) are paid as before; without a rate they would wait.
+    rate = httpx.post(
+        f"{stack.api_url}/v1/exchange-rates",
+        json={"baseCurrency": "EUR", "quoteCurrency": "GBP", "rate": "1", "validFrom": "2023-01-01",
+              "note": "e2e: a rate of 1"},
+        headers=admin,
+    )  # fmt: skip
+    assert rate.status_code == 201, rate.text
 
     # A worker dies between pages: what it committed stays, with its cursor.
     with httpx.Client(transport=KilledAfter(6)) as dying, pytest.raises(WorkerKilled):
@@ -201,6 +211,9 @@ def test_gocardless_through_the_real_worker_equals_the_sandbox(
         text = (stack.tmp / log).read_text(encoding="utf-8", errors="replace")
         assert TOKEN not in text, f"{log} carries the provider's access token"
         assert WEBHOOK_SECRET not in text, f"{log} carries the webhook secret"
+    # The rate was this module's; the next module records its own (one per pair and date).
+    removed = httpx.delete(f"{stack.api_url}/v1/exchange-rates/{rate.json()['id']}", headers=admin)
+    assert removed.status_code == 204
     assert time.monotonic() - started < 90
 
 

@@ -105,6 +105,9 @@ def test_invoice_payments_split_by_invoice_kind(client: TestClient) -> None:
         "paymentMode": "BankTransfer",
         "amount": D("16.34"),
         "currency": "GBP",
+        "exchangeRate": None,  # a payment in the invoice's currency: no conversion
+        "originalAmount": None,
+        "originalCurrency": None,
         "status": "active",
         "rule": "exact_reference",
         "createdDate": "2024-05-01T09:01:00+00:00",

@@ -105,15 +105,22 @@ def test_seed_001_create_read_update_delete(client: TestClient, ids: dict[str, i
     assert payment == {
         "id": payment["paymentId"],
         "paymentId": payment["paymentId"],
-        "paymentNumber": str(payment["paymentId"]),
+        "paymentNumber": payment["paymentNumber"],
         "customerId": ids["C001"],
         "customerName": "Bowman & Co",
         "paymentMode": "PayPal",
         "date": "2013-11-18",
+        "currencyCode": "GBP",
         "exchangeRate": D("1.00"),
+        "rateSource": None,
+        "rateDate": None,
         "amount": D("16.34"),
+        "bcyCurrency": "GBP",
         "bcyAmount": D("16.34"),
         "unusedAmount": D("0.00"),
+        "bcyUnusedAmount": D("0.00"),
+        "invoiceNumbers": "INV-00001",
+        "status": "active",
         "bankCharges": D("0.00"),
         "taxAmountWithheld": D("0.00"),
         "description": "",
@@ -180,16 +187,26 @@ def test_seed_001_create_read_update_delete(client: TestClient, ids: dict[str, i
 def test_bank_charges_exchange_rate_and_owner_rounding(
     client: TestClient, ids: dict[str, int]
 ) -> None:
-    body = seed_payment(ids, amount="100.00", exchange_rate="1.23456", bank_charges="2.50")
+    body = seed_payment(
+        ids, amount="100.00", exchange_rate="1.23456", bank_charges="2.50", currency_code="EUR"
+    )
     body["invoices"] = []
     payment = exact(call(client, "POST", "/v1/customer-payments", body, WRITE))
-    # 100.00 x 1.23456 = 123.456, HALF_UP to the owner's 2 places.
+    # 100.00 EUR x 1.23456 = 123.456 GBP (the customer's), HALF_UP to the owner's 2 places.
     assert (payment["bcyAmount"], payment["exchangeRate"], payment["bankCharges"]) == (
         D("123.46"),
         D("1.23456"),
         D("2.50"),
     )
-    assert payment["unusedAmount"] == D("100.00")
+    assert (payment["currencyCode"], payment["bcyCurrency"], payment["rateSource"]) == (
+        "EUR",
+        "GBP",
+        "given",
+    )
+    assert (payment["unusedAmount"], payment["bcyUnusedAmount"]) == (D("100.00"), D("123.46"))
+    # A payment in the customer's own currency converts at 1 and no other rate.
+    same = call(client, "POST", "/v1/customer-payments", {**body, "currency_code": "GBP"}, WRITE)
+    assert (same.status_code, same.json()["code"]) == (422, "invalid_input")
     rounded = exact(
         call(
             client,
@@ -323,7 +340,10 @@ def test_list_filters_of_seed_001_and_the_admin_api(
     for query, expected in LIST_CASES:
         response = client.get(f"/v1/customer-payments?{query}", headers=READ)
         assert response.status_code == 200, (query, response.text)
-        found = [p["referenceNumber"] for p in response.json()]
+        items = response.json()
+        if isinstance(items, dict):  # seed 001's parameters: seed 001's envelope
+            items = items["customerpayments"]
+        found = [p["referenceNumber"] for p in items]
         assert found == expected, query
         assert response.headers["X-Total-Count"] == str(len(expected)) or "page" in query
 
@@ -381,3 +401,32 @@ def test_tokens_guard_every_payment_route(client: TestClient, ids: dict[str, int
         == 404
     )
     assert client.delete("/v1/customer-payments/999", headers=WRITE).status_code == 404
+
+
+def test_seed_001_list_fields_and_page_context(
+    client: TestClient, three_payments: list[dict[str, Any]]
+) -> None:
+    """Seed 001's `invoice_numbers`, `bcy_unused_amount`, an own `payment_number` sequence and,
+    for a client speaking the seed's parameters, its `page_context`."""
+    plain = client.get("/v1/customer-payments?sort=id", headers=READ).json()
+    assert isinstance(plain, list)
+    numbers = [int(p["paymentNumber"]) for p in plain]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    assert next(p["invoiceNumbers"] for p in plain) == "INV-00001"
+    assert all("bcyUnusedAmount" in p for p in plain)
+    seed = client.get(
+        "/v1/customer-payments?page=1&per_page=2&sort_column=date&filter_by=PaymentMode.All",
+        headers=READ,
+    ).json()
+    assert seed["code"] == 0
+    assert len(seed["customerpayments"]) == 2
+    assert seed["page_context"] == {
+        "page": 1,
+        "per_page": 2,
+        "has_more_page": True,
+        "report_name": "Payments Received",
+        "applied_filter": "PaymentMode.All",
+        "sort_column": "date",
+        "sort_order": "D",
+        "total": 3,
+    }

@@ -21,6 +21,7 @@ from payrecon.feeds.gocardless import GoCardlessClient
 from payrecon.feeds.http import RetryPolicy
 from payrecon.services.ledger.audit import audit_ledger
 from payrecon.services.ledger.balances import recompute_balances
+from payrecon.services.providers.payout_views import get_payout
 from payrecon.services.providers.payouts import store_payouts, sync_payout_items
 from payrecon.services.reconciliation.reconcile import reconcile_pending
 from payrecon.services.reconciliation.review import get_statement_line, match_by_hand
@@ -60,7 +61,7 @@ def items_api(request: httpx.Request) -> httpx.Response:
     )
 
 
-def store_provider_payouts(engine: Engine) -> None:
+def store_provider_payouts(engine: Engine, *, items: bool = True) -> int:
     provider = add_provider(engine, "gocardless", "https://gocardless.test")
     payouts = [
         ProviderPayout(Provider.GOCARDLESS, external_id, D(amount), "GBP", PayoutStatus.PAID,
@@ -72,6 +73,13 @@ def store_provider_payouts(engine: Engine) -> None:
     ]  # fmt: skip
     with engine.begin() as conn:
         store_payouts(conn, provider, payouts, NOW)
+    if items:
+        assert sync_items(engine, provider) == (6, 0)
+    return provider
+
+
+def sync_items(engine: Engine, provider: int) -> tuple[int, int]:
+    """Store the payouts' items (from `items_api`): (items written, lines sent back to matching)."""
     with httpx.Client(transport=httpx.MockTransport(items_api)) as http:
         client = GoCardlessClient(
             http,
@@ -79,7 +87,7 @@ def store_provider_payouts(engine: Engine) -> None:
             base_url="https://gocardless.test",
             policy=RetryPolicy(sleep=lambda _s: None),
         )
-        assert sync_payout_items(engine, provider, client, NOW) == 6
+        return sync_payout_items(engine, provider, client, NOW)
 
 
 def _entry(ref: str, amount: str, text: str) -> str:
@@ -201,3 +209,36 @@ def test_a_line_that_settles_a_payout_cannot_be_matched_by_hand(
             actor="test",
         )
     assert ledger_state(engine) == before
+
+
+def test_a_payout_line_that_waited_for_the_items_is_settled_when_they_arrive(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_ledger(engine)
+    store = tmp_path / "store"
+    run_pipeline(engine, store, DATA / "statement.camt053.xml")
+    provider = store_provider_payouts(engine, items=False)
+    run_pipeline(engine, store, payout_statement(tmp_path / "payouts.camt053.xml"))
+    waiting = line_by_reference(engine, "PO-BR-1")
+    assert waiting.status == "unmatched"
+    assert waiting.reason.startswith("payout_items_mismatch: payout PO000123 (gocardless)")
+
+    assert sync_items(engine, provider) == (6, 1)  # the items arrive: the line goes back
+    assert line_by_reference(engine, "PO-BR-1").status == "pending"
+    reconcile_pending(engine)
+
+    settled = line_by_reference(engine, "PO-BR-1")
+    assert (settled.status, settled.reason) == (
+        "matched",
+        "payout PO000123: 2 payments, fees 2.035",
+    )
+    assert line_by_reference(engine, "PO-BR-2").status == "unmatched"  # another reason: stays
+    assert audit_ledger(engine).breaches == []
+    with engine.connect() as conn:
+        payout_id = conn.execute(
+            select(pt.payouts.c.id).where(pt.payouts.c.external_id == "PO000123")
+        ).scalar_one()
+    payout = get_payout(engine, payout_id)  # GET /v1/payouts/{id}: the bank line that settled it
+    assert (payout["reconciled"], payout["statementLine"]["externalId"]) == (True, "PO-BR-1")
+    assert payout["fees"]["settled"] == D("2.035")
+    assert len(payout["items"]) == 5  # two payments with their fees, a refund

@@ -22,6 +22,7 @@ from payrecon.config import Settings
 from payrecon.domain.providers import DisputeStatus
 from payrecon.feeds.http import RetryPolicy
 from payrecon.sandbox import RunningSandbox, SandboxConfig, SandboxState, serve_in_thread
+from payrecon.services.ledger.exchange_rates import RateInput, record_rate
 from payrecon.services.providers.openbanking import register_openbanking_account
 from payrecon.services.providers.sync import provider_clients, sync_provider
 from payrecon.services.reconciliation.reconcile import reconcile_pending
@@ -171,6 +172,18 @@ def active_ledger_payments(engine: Engine, source: str) -> set[str]:
         )
 
 
+def with_rates(engine: Engine, *currencies: str) -> None:
+    """Rates to GBP for these currencies, valid from before the sandbox's data."""
+    for currency in currencies:
+        record_rate(
+            engine,
+            RateInput(
+                currency, "GBP", D("0.85") if currency != "JPY" else D("0.0052"), date(2023, 1, 1)
+            ),
+            actor="test",
+        )
+
+
 def _expected_payments(gocardless: dict[str, Any]) -> set[tuple[str, str, str, str]]:
     return {
         (p["id"], f"{D(p['amount']).normalize():f}", p["currency"], p["status"])
@@ -193,6 +206,7 @@ def test_gocardless_sync_equals_the_truth_and_a_rerun_adds_nothing(
     late = expected["payments"][0]["mandate"]  # its customer is configured only later
     owner = _seed_gocardless_customers(engine, expected, skip=late)
     provider = add_provider(engine, "gocardless", sandbox.gocardless_url)
+    with_rates(engine, "EUR")  # the GBP customers' EUR payments convert (test_currencies waits)
     clients = provider_clients(http, CREDENTIALS, policy=NO_WAIT, page_size=9)
 
     first = sync_provider(engine, provider, clients)
@@ -283,8 +297,11 @@ def test_a_sync_killed_between_pages_resumes_to_the_same_set(
     expected = truth(sandbox)["gocardless"]
     _seed_gocardless_customers(engine, expected, skip="")
     provider = add_provider(engine, "gocardless", sandbox.gocardless_url)
+    with_rates(engine, "EUR")
     progress = []
-    for budget in (5, 14, 31):  # killed in the payments, the refunds/payouts, the events pass
+    # Killed in the payments, the refunds/payouts, the events pass (the mandates pass comes
+    # first and takes a few requests).
+    for budget in (10, 19, 36):
         with httpx.Client(transport=KilledAfter(budget)) as dying, pytest.raises(WorkerKilled):
             sync_provider(
                 engine, provider, provider_clients(dying, CREDENTIALS, policy=NO_WAIT, page_size=9)
@@ -322,6 +339,7 @@ def test_stripe_charges_refunds_and_disputes(
     for n, customer in enumerate(sorted({c["customer"] for c in expected["charges"]})):
         seed_customer(engine, owner, f"ST{n:03d}", mandate=customer)
     provider = add_provider(engine, "stripe", sandbox.stripe_url)
+    with_rates(engine, "EUR", "JPY")
 
     sync_provider(
         engine, provider, provider_clients(http, CREDENTIALS, policy=NO_WAIT, page_size=7)

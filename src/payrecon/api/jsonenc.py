@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,11 @@ def _encode(value: Any, out: list[str]) -> None:
         out.append(json.dumps(value))
     elif isinstance(value, Decimal):
         out.append(money_text(value))
-    elif isinstance(value, datetime | date):
+    elif isinstance(value, datetime):
+        # Every stored timestamp is UTC; SQLite hands them back without their zone.
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        out.append(json.dumps(aware.isoformat()))
+    elif isinstance(value, date):
         out.append(json.dumps(value.isoformat()))
     elif isinstance(value, Mapping):
         out.append("{")

@@ -290,27 +290,82 @@ def parse(
 class ExportKind(StrEnum):
     allocations = "allocations"
     unmatched = "unmatched"
+    review = "review"
 
 
 class ExportFormat(StrEnum):
     csv = "csv"
+    xlsx = "xlsx"
 
 
 @app.command(
     epilog=_examples(
         "payrecon export allocations --format csv > allocations.csv",
         "payrecon export unmatched --format csv",
+        "payrecon export review --format xlsx --output review.xlsx",
     )
 )
 def export(
-    what: Annotated[ExportKind, typer.Argument(metavar="allocations|unmatched")],
+    what: Annotated[ExportKind, typer.Argument(metavar="allocations|unmatched|review")],
     format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (xlsx needs it).")
+    ] = None,
 ) -> None:
     """Write allocations (external_id, invoice_number, amount_applied, currency, rule,
-    confidence) or unmatched lines (external_id, amount, currency, reason) as CSV to stdout."""
-    from payrecon.services.reconciliation.reports import export_csv
+    confidence) or unmatched lines (external_id, amount, currency, reason) as CSV, or the review
+    queue (every source, with reasons and suggestions) as CSV or XLSX, to stdout or --output."""
+    engine = _container().engine
+    if what is not ExportKind.review:
+        if format is not ExportFormat.csv:
+            raise fail_usage(f"{what.value} exports as csv only")
+        from payrecon.services.reconciliation.reports import export_csv
 
-    export_csv(_container().engine, what.value, sys.stdout)
+        if output is None:
+            export_csv(engine, what.value, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as file:
+                export_csv(engine, what.value, file)
+        return
+    from payrecon.services.reconciliation.review_export import COLUMNS, everything, review_rows
+    from payrecon.services.reconciliation.tabular import to_csv, to_xlsx
+
+    rows = review_rows(engine, everything())
+    if format is ExportFormat.csv:
+        text = to_csv(rows, COLUMNS)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return
+    if output is None:
+        raise fail_usage("--format xlsx needs --output FILE")
+    output.write_bytes(to_xlsx(rows, COLUMNS, title="review queue"))
+
+
+providers_app = typer.Typer(help="Payment providers' feeds.", no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
+
+
+@providers_app.command(
+    "add-account", epilog=_examples("payrecon providers add-account 3 7f1c2d9e-acc")
+)
+def providers_add_account(
+    provider_id: Annotated[int, typer.Argument(help="The open-banking provider's id.")],
+    account_id: Annotated[str, typer.Argument(help="The Bank Account Data account id.")],
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+) -> None:
+    """Register an open-banking account for polling (the next poll_provider reads it)."""
+    from payrecon.services.providers.openbanking import register_openbanking_account
+
+    output = Output(quiet=quiet, as_json=as_json)
+    try:
+        created = register_openbanking_account(_container().engine, provider_id, account_id)
+    except PayreconError as exc:
+        raise output.fail(exc) from None
+    output.line(f"account {account_id} {'registered' if created else 'already registered'}")
+    output.document({"account": account_id, "created": created})
 
 
 @app.command(epilog=_examples("payrecon demo", "payrecon demo --json | jq .most_indebted"))

@@ -13,7 +13,9 @@ every write by the store's ledger write path:
 
     for every payment or credit note   live allocations + refunds <= amount  (unused >= 0)
     for every invoice                  live allocations <= total            (open >= 0)
-    no allocation across currencies    (no cross-currency rate is recorded yet)
+    no allocation across currencies    without a recorded rate: funds in another currency
+                                       than the invoice's allocate only through a rate to
+                                       the invoice's currency, in which they are then counted
 
 Problems are data (STYLE rule 3); `raise_for_problems` turns them into the one exception a unit
 of work aborts with.
@@ -29,7 +31,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from payrecon.domain.errors import CurrencyMismatch, InvalidInput, OverAllocation
-from payrecon.domain.money import ZERO, money_text
+from payrecon.domain.money import ZERO, RecordedRate, money_text
 
 # The rules, by the name each allocation stores (`allocations.rule`). The matcher's steps
 # (`rules.AllocationRule`) make the first seven; a person makes `manual`.
@@ -147,18 +149,40 @@ class ProposedAllocation:
 class Funds:
     """A payment or a credit note: money of a customer that allocations and refunds draw on.
     Funds that were not collected (a reversed payment, a pending or failed credit note) carry
-    nothing."""
+    nothing.
+
+    Funds in another currency than the customer's carry the `rate` recorded for them and their
+    `converted` amount (in `rate.quote`, rounded by the owner's rule): they are then counted in
+    that currency, the ledger's (`ledger_currency`, `ledger_amount`), and so are `refunded` and
+    every allocation's amount. Without a rate they are counted in their own currency, and can
+    pay no invoice in another one."""
 
     kind: str  # "payment" or "credit note", for messages
     customer_id: int
     currency: str
     amount: Decimal
-    refunded: Decimal = ZERO
+    refunded: Decimal = ZERO  # in the ledger currency
     collected: bool = True
+    rate: RecordedRate | None = None
+    converted: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if (self.rate is None) != (self.converted is None):
+            raise ValueError("funds carry a rate and their converted amount together, or neither")
+        if self.rate is not None and self.rate.base != self.currency:
+            raise ValueError(f"a rate from {self.rate.base} cannot convert {self.currency} funds")
+
+    @property
+    def ledger_currency(self) -> str:
+        return self.rate.quote if self.rate is not None else self.currency
+
+    @property
+    def ledger_amount(self) -> Decimal:
+        return self.converted if self.converted is not None else self.amount
 
     @property
     def available(self) -> Decimal:
-        return self.amount - self.refunded if self.collected else ZERO
+        return self.ledger_amount - self.refunded if self.collected else ZERO
 
 
 def unused_amount(funds: Funds, allocated: Decimal) -> Decimal:
@@ -201,8 +225,8 @@ def allocation_problems(
             _problem(
                 ProblemKind.FUNDS_OVER_APPLIED,
                 f"{money_text(applied)} applied exceeds the {money_text(funds.available)} "
-                f"available on the {funds.kind} (amount {money_text(funds.amount)}, "
-                f"refunded {money_text(funds.refunded)})",
+                f"available on the {funds.kind} (amount {money_text(funds.ledger_amount)} "
+                f"{funds.ledger_currency}, refunded {money_text(funds.refunded)})",
             )
         )
     return problems
@@ -233,11 +257,17 @@ def _problem_of_one(
             f"invoice {invoice.number} belongs to another customer",
             invoice.id,
         )
-    if invoice.currency != funds.currency:
+    if invoice.currency != funds.ledger_currency:
+        rate = funds.rate
+        recorded = (
+            f"its recorded rate converts to {rate.quote}"
+            if rate is not None
+            else "no exchange rate is recorded between them"
+        )
         return _problem(
             ProblemKind.CURRENCY_MISMATCH,
             f"invoice {invoice.number} is in {invoice.currency}, the {funds.kind} in "
-            f"{funds.currency}; no exchange rate is recorded between them",
+            f"{funds.currency}; {recorded}",
             invoice.id,
         )
     if open_amounts and item.amount > invoice.open_amount:

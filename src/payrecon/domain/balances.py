@@ -32,3 +32,16 @@ def billing_period_start(as_of: date, start_day: int) -> date:
     if as_of.month == 1:
         return date(as_of.year - 1, 12, start_day)
     return date(as_of.year, as_of.month - 1, start_day)
+
+
+AGEING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+def ageing_bucket(days_past_due: int) -> str:
+    """The statement's ageing bucket of money `days_past_due` days past its due date."""
+    if days_past_due <= 0:
+        return "current"
+    for bucket, last_day in (("1-30", 30), ("31-60", 60), ("61-90", 90)):
+        if days_past_due <= last_day:
+            return bucket
+    return "90+"

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from payrecon.domain.allocation import ProposedAllocation
 from payrecon.domain.errors import InvalidInput
-from payrecon.domain.money import ZERO, RoundingMode, round_amount
+from payrecon.domain.money import ZERO, RoundingMode, minor_unit_exponent, round_amount
 
 STORAGE_PLACES = 4  # the scale of every money column; an owner's 5th and 6th places cannot be kept
 
@@ -30,10 +30,27 @@ class Rounding:
     def apply(self, amount: Decimal) -> Decimal:
         return round_amount(amount, min(self.places, STORAGE_PLACES), self.mode)
 
+    def in_currency(self, currency: str) -> Rounding:
+        """The owner's rule for amounts in `currency`: never finer than its minor unit (an
+        owner's 3 places give 2 for GBP, 0 for JPY, 3 for KWD)."""
+        return Rounding(min(self.places, minor_unit_exponent(currency)), self.mode)
+
 
 def base_currency_amount(amount: Decimal, exchange_rate: Decimal, rounding: Rounding) -> Decimal:
-    """`bcyAmount` (seed 001): the amount in the base currency, rounded with the owner's rule."""
+    """`bcyAmount` (seed 001): the amount in the base currency (the customer's, in which its
+    balance is kept), rounded with the owner's rule for that currency."""
     return rounding.apply(amount * exchange_rate)
+
+
+def original_currency_amount(
+    ledger_amount: Decimal, amount: Decimal, bcy_amount: Decimal, rounding: Rounding
+) -> Decimal:
+    """What part of a payment of `amount` (its own currency; `bcy_amount` in the customer's) a
+    `ledger_amount` in the customer's currency is, in the payment's currency: in proportion, so
+    that the whole converts back to exactly `amount` and nothing to zero."""
+    if ledger_amount == bcy_amount:
+        return amount
+    return rounding.apply(amount * ledger_amount / bcy_amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +132,28 @@ def credit_note_status(
     if allocated == 0 and refunded == 0:
         return CreditNoteStatus.UNALLOCATED
     return CreditNoteStatus.PARTIAL
+
+
+def number_of_bare(bare: str, numbers: Mapping[str, int]) -> int | None:
+    """The invoice (id) a bare numeric invoice number names among one customer's `numbers`
+    (number -> id): seed 004 sends `"invoiceNumber": 957` for `INV-00957`. The digits that end
+    a number, leading zeros dropped, must equal the bare number's, for exactly one invoice."""
+    wanted = bare.strip().lstrip("0")
+    if not wanted.isdigit():
+        return None
+    found = [
+        invoice_id
+        for number, invoice_id in numbers.items()
+        if _trailing_digits(number).lstrip("0") == wanted
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _trailing_digits(number: str) -> str:
+    end = len(number)
+    while end > 0 and number[end - 1].isdigit():
+        end -= 1
+    return number[end:]
 
 
 def card_last_four(number: str) -> str:

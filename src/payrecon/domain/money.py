@@ -6,8 +6,9 @@ Rounding happens at the edges only, with the contract owner's mode and decimal p
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Self
@@ -59,6 +60,46 @@ ISO_EXPONENTS: Mapping[str, int] = {
 def minor_unit_exponent(currency: str, table: Mapping[str, int] = ISO_EXPONENTS) -> int:
     """Decimal places of `currency`'s minor unit: JPY 0, GBP 2, KWD 3."""
     return table.get(currency.upper(), 2)
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of `currency` (0.01 GBP, 1 JPY, 0.001 KWD)."""
+    return Decimal(1).scaleb(-minor_unit_exponent(currency))
+
+
+# Where a recorded exchange rate came from: the provider's payout (the rate it converted the
+# money at), the rate table an admin keeps, or a person matching by hand who gave it.
+RATE_FROM_PAYOUT = "provider_payout"
+RATE_FROM_TABLE = "rate_table"
+RATE_GIVEN = "given"
+RATE_SOURCES = frozenset({RATE_FROM_PAYOUT, RATE_FROM_TABLE, RATE_GIVEN})
+RATE_PLACES = 8  # the scale of every stored exchange rate
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRate:
+    """An exchange rate on record: 1 `base` is `rate` `quote`, for money dated `as_of` (the
+    rate's own date; a table rate holds from that date until a later one)."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    as_of: date
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0:
+            raise InvalidAmount(f"an exchange rate must be positive, got {self.rate}")
+        if self.base == self.quote:
+            raise InvalidAmount(f"a rate converts between two currencies, not {self.base}")
+        if self.source not in RATE_SOURCES:
+            raise InvalidAmount(f"unknown exchange-rate source {self.source!r}")
+
+
+def rate_on(rates: Sequence[RecordedRate], base: str, quote: str, on: date) -> RecordedRate | None:
+    """The rate from `base` to `quote` that holds on `on`: the latest dated on or before it."""
+    usable = [r for r in rates if r.base == base and r.quote == quote and r.as_of <= on]
+    return max(usable, key=lambda r: r.as_of) if usable else None
 
 
 def round_amount(

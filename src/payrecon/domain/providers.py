@@ -178,6 +178,11 @@ class ProviderPayout:
     arrival_date: date | None = None
     reference: str | None = None
     deducted_fees: Decimal | None = None
+    # The provider's foreign exchange (GoCardless `fx`): paid out in `fx_currency` at `fx_rate`
+    # (1 `currency` = `fx_rate` `fx_currency`), `fx_amount` in that currency.
+    fx_currency: str | None = None
+    fx_rate: Decimal | None = None
+    fx_amount: Decimal | None = None
 
     @property
     def money(self) -> Money:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -121,7 +121,27 @@ def map_payout(f: Fields) -> ProviderPayout:
         deducted_fees=from_minor_units(f.integer("deducted_fees"), currency)
         if f.has("deducted_fees")
         else None,
+        **_payout_fx(f, currency),
     )
+
+
+def _payout_fx(f: Fields, currency: str) -> dict[str, Any]:
+    """GoCardless's `fx` of a payout: the currency it was paid out in and the rate, once known
+    (`exchange_rate` is null until the payout is paid; a payout in its own currency has none)."""
+    raw = f.raw("fx")
+    if raw is None:
+        return {}
+    fx = Fields(raw, source=f.source, place=f"{f.place}.fx")
+    fx_currency = fx.opt_text("fx_currency")
+    if fx_currency is None or fx_currency == currency or not fx.has("exchange_rate"):
+        return {}
+    return {
+        "fx_currency": fx_currency,
+        "fx_rate": fx.decimal("exchange_rate"),
+        "fx_amount": from_minor_units(fx.integer("fx_amount"), fx_currency)
+        if fx.has("fx_amount")
+        else None,
+    }
 
 
 def map_payout_item(f: Fields, *, payout_id: str, currency: str) -> ProviderPayoutItem:

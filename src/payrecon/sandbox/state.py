@@ -10,6 +10,8 @@ Switches, set at construction or through `POST /_sandbox/config`:
     duplicate_page_boundary   each page after the first repeats the last item of the one before;
                               an open-banking answer repeats one booked transaction
     tokens                    the bearer tokens accepted (any of them)
+    payout_fx_rate            a decimal string: GoCardless payouts in another currency than GBP
+                              are paid out in GBP at this rate (their `fx`); "" = no FX data
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from payrecon.sandbox.records import JsonObject, SandboxData
@@ -52,8 +55,20 @@ class SandboxConfig:
     slow_ms: int = 0
     duplicate_page_boundary: bool = False
     tokens: tuple[str, ...] = (DEFAULT_TOKEN,)
+    payout_fx_rate: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.payout_fx_rate, str):
+            raise ConfigError("payout_fx_rate must be a decimal string, or empty for none")
+        if self.payout_fx_rate:
+            try:
+                fx_rate = Decimal(self.payout_fx_rate)
+            except InvalidOperation:
+                raise ConfigError(
+                    f"payout_fx_rate is not a decimal: {self.payout_fx_rate!r}"
+                ) from None
+            if not fx_rate.is_finite() or fx_rate <= 0:
+                raise ConfigError("payout_fx_rate must be positive")
         _every("rate_limit_every", self.rate_limit_every)
         _every("fail_every", self.fail_every)
         _bounded("retry_after", self.retry_after, 0, 60)
@@ -103,6 +118,7 @@ class SandboxState:
         )
         self.truth: JsonObject = self.data.truth()
         self.config = config or SandboxConfig()
+        _apply_payout_fx(self.data, self.config.payout_fx_rate)
         self._lock = threading.Lock()
         self._random = random.Random(seed)  # noqa: S311 - reproducible fault injection
         self.requests = 0
@@ -112,6 +128,7 @@ class SandboxState:
     def configure(self, changes: Mapping[str, Any]) -> SandboxConfig:
         with self._lock:
             self.config = self.config.updated(changes)
+            _apply_payout_fx(self.data, self.config.payout_fx_rate)
             return self.config
 
     def next_request(self) -> tuple[int, float]:
@@ -137,3 +154,27 @@ class SandboxState:
                 "responses": {str(k): v for k, v in sorted(self.responses.items())},
                 "duplicates_served": self.duplicates_served,
             }
+
+
+def _apply_payout_fx(data: SandboxData, rate_text: str) -> None:
+    """GoCardless `fx` on the payouts not in GBP: paid out in GBP at the rate (or, with no rate,
+    in their own currency, as GoCardless writes a payout without foreign exchange)."""
+    for payout in data.gocardless.get("payouts", []):
+        if payout["currency"] == "GBP":
+            continue
+        if not rate_text:
+            payout["fx"] = {
+                "fx_currency": payout["currency"],
+                "fx_amount": None,
+                "exchange_rate": None,
+                "estimated_exchange_rate": None,
+            }
+            continue
+        rate = Decimal(rate_text)
+        fx_amount = (Decimal(payout["amount"]) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        payout["fx"] = {
+            "fx_currency": "GBP",
+            "fx_amount": int(fx_amount),
+            "exchange_rate": rate_text,
+            "estimated_exchange_rate": rate_text,
+        }

@@ -1,5 +1,9 @@
 """The allocation rule book, read from `rules/` once per process and shared by every path money
-takes into the ledger (bank lines, provider payments, credit notes, manual matches)."""
+takes into the ledger (bank lines, provider payments, credit notes, manual matches).
+
+`rule_book(conn)` is that book with the tolerances owners set through the API
+(`PUT /v1/contract-owners/{id}/tolerances`, table `owner_tolerances`) merged over the files':
+an owner's stored tolerances win over `rules/owners/<id>.yaml` and `rules/default.yaml`."""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from payrecon.domain.matching.rules import RuleBook, RuleSetError
+from sqlalchemy import Connection, Engine, select
+
+from payrecon.domain.matching.rules import RuleBook, RuleSetError, Tolerances
 from payrecon.logging import get_logger
+from payrecon.store.finance_tables import owner_tolerances
 
 log = get_logger(__name__)
 
@@ -36,3 +43,23 @@ def load_rule_book(rules_dir: Path | None = None) -> RuleBook:
     )
     log.info("match.rules.loaded", directory=str(directory), owners=sorted(book.owners))
     return book
+
+
+def stored_tolerances(conn: Connection) -> dict[int, Tolerances]:
+    """The tolerances owners set through the API, by contract owner id."""
+    c = owner_tolerances.c
+    return {
+        int(r.contract_owner_id): Tolerances(write_off=r.write_off, bank_charges=r.bank_charges)
+        for r in conn.execute(select(c.contract_owner_id, c.write_off, c.bank_charges))
+    }
+
+
+def rule_book(conn: Connection, rules_dir: Path | None = None) -> RuleBook:
+    """The rule files' book with the owners' stored tolerances over it (they win)."""
+    return load_rule_book(rules_dir).with_tolerances(stored_tolerances(conn))
+
+
+def stored_rule_book(engine: Engine) -> RuleBook:
+    """`rule_book` on a connection of its own (what a reconcile run starts with)."""
+    with engine.connect() as conn:
+        return rule_book(conn)

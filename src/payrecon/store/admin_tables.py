@@ -80,4 +80,7 @@ Index("ix_payment_links_invoice", payment_links.c.invoice_id)
 mandates.append_column(Column("provider_id", Id, ForeignKey("payment_providers.id")))
 mandates.append_column(Column("scheme", String(32)))
 mandates.append_column(Column("updated_at", DateTime(timezone=True)))
+# 0018_currencies: the provider's customer the mandate belongs to (GoCardless `links.customer`),
+# so that a synced mandate of the same provider customer finds its payrecon customer.
+mandates.append_column(Column("provider_customer_id", String(128)))
 Index("ix_mandates_customer", mandates.c.customer_id)

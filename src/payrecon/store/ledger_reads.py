@@ -3,7 +3,8 @@
 Kept (written by `store.ledger_writes` in the transaction of each change):
 
     invoices.open_amount        total - live payment allocations - collected credit-note ones
-    payments.unused_amount      amount - refunds - allocations while active, else 0
+    payments.unused_amount      amount - refunds - allocations while active, else 0, in the
+                                customer's currency (a converted payment's bcy amount)
     credit_notes.unused_amount  amount - refunds - allocations while collected, else 0
 
 (`domain.allocation.unused_amount` is the one definition of the last two.) A read of candidate
@@ -53,12 +54,18 @@ def open_amount_from_rows() -> ColumnElement[Decimal]:
     return type_coerce(t.invoices.c.total - paid - credited, Amount())
 
 
+def payment_ledger_amount() -> ColumnElement[Decimal]:
+    """A payment in its customer's currency: its bcy amount when it was converted at a rate."""
+    return type_coerce(func.coalesce(t.payments.c.bcy_amount, t.payments.c.amount), Amount())
+
+
 def payment_unused_from_rows() -> ColumnElement[Decimal]:
     p = t.payments
     allocated = _sum(t.allocations.c.amount, t.allocations.c.payment_id == p.c.id)
-    refunded = _sum(lt.refunds.c.amount, lt.refunds.c.payment_id == p.c.id)
+    refunded = _sum(lt.refund_ledger_amount(), lt.refunds.c.payment_id == p.c.id)
     return type_coerce(
-        case((p.c.status == "active", p.c.amount - refunded - allocated), else_=ZERO), Amount()
+        case((p.c.status == "active", payment_ledger_amount() - refunded - allocated), else_=ZERO),
+        Amount(),
     )
 
 

@@ -40,6 +40,7 @@ from payrecon.store import tables as t
 from payrecon.store.tables import metadata
 from payrecon.store.types import Amount, Id
 
+_OWNER_DEFAULT = Rounding()
 COLLECTION_STATUSES = ("pending", "collected", "failed")
 CREDIT_STATUSES = ("WITHIN_THRESHOLD", "OVER_THRESHOLD")
 
@@ -102,6 +103,9 @@ refunds = Table(
     Column("reference_number", String(128)),
     Column("description", Text),
     _created_at(),
+    # Added by 0018_currencies: a refund of a payment counted through a rate, in the customer's
+    # currency (NULL: the refund is in the customer's currency).
+    Column("bcy_amount", Amount()),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(
         "(payment_id IS NULL AND credit_note_id IS NOT NULL)"
@@ -169,8 +173,13 @@ class CustomerTerms:
     name: str
     currency: str
     credit_threshold: Decimal
-    rounding: Rounding
+    rounding: Rounding  # the owner's rule for amounts in the customer's currency
     owner_id: int
+    owner_rounding: Rounding = _OWNER_DEFAULT  # the owner's rule as set (for other currencies)
+
+    def rounding_for(self, currency: str) -> Rounding:
+        """The owner's rule for an amount in `currency`, never finer than its minor unit."""
+        return self.owner_rounding.in_currency(currency)
 
 
 def customer_terms(conn: Connection, customer_id: int) -> CustomerTerms | None:
@@ -189,9 +198,15 @@ def customer_terms(conn: Connection, customer_id: int) -> CustomerTerms | None:
     ).first()
     if row is None:
         return None
-    rounding = Rounding(row.price_decimal_places, RoundingMode(row.price_rounding_mode))
+    owner = Rounding(row.price_decimal_places, RoundingMode(row.price_rounding_mode))
     return CustomerTerms(
-        row.id, row.name, row.currency, row.credit_threshold, rounding, row.contract_owner_id
+        row.id,
+        row.name,
+        row.currency,
+        row.credit_threshold,
+        owner.in_currency(row.currency),
+        row.contract_owner_id,
+        owner,
     )
 
 
@@ -207,7 +222,13 @@ def invoice_ids_by_number(conn: Connection, numbers: Iterable[str]) -> dict[str,
     return {r.invoice_number: r.id for r in rows}
 
 
+def refund_ledger_amount() -> ColumnElement[Decimal]:
+    """A refund in the customer's currency: its bcy amount when its payment was converted."""
+    return type_coerce(func.coalesce(refunds.c.bcy_amount, refunds.c.amount), Amount())
+
+
 def refunded(source: ColumnElement[bool]) -> Select[Any]:
-    """The sum refunded where `source` holds: `refunds.c.payment_id == 5`, or correlated to an
-    outer query's payment or credit note."""
-    return select(type_coerce(func.coalesce(func.sum(refunds.c.amount), 0), Amount())).where(source)
+    """The sum refunded (in the customer's currency) where `source` holds:
+    `refunds.c.payment_id == 5`, or correlated to an outer query's payment or credit note."""
+    total = func.coalesce(func.sum(refund_ledger_amount()), 0)
+    return select(type_coerce(total, Amount())).where(source)

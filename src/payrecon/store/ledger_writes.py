@@ -16,7 +16,14 @@ It owns
   invoice's open amount, one currency), and refuses the whole write on any problem;
 - the kept amounts: `invoices.open_amount` moves by exactly what each write takes or gives back,
   accumulated here and written once when the unit of work ends; `payments.unused_amount` and
-  `credit_notes.unused_amount` of the funds it touched are set from their own rows then.
+  `credit_notes.unused_amount` of the funds it touched are set from their own rows then;
+- the currencies: a payment in another currency than its customer's carries the rate recorded
+  for it (`NewPayment.rate`) and its amount converted with it (`bcy_amount`); its allocations,
+  refunds and unused amount are then counted in the customer's currency, and each allocation
+  also records the rate and the payment's own amount and currency. Without a rate it can pay no
+  invoice in another currency (`allocation_problems` says CURRENCY_MISMATCH);
+- the payment numbers (seed 001's `payment_number`): from a sequence of their own (PostgreSQL),
+  so that reconcilers of different partitions never take the same.
 
 The definitions these amounts follow are the domain's (`domain.allocation.unused_amount`, and an
 invoice's open amount = total - live payment allocations - collected credit-note allocations);
@@ -33,7 +40,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, text, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, text, update
 
 from payrecon.domain.allocation import (
     TOLERANCE_CONFIDENCE,
@@ -46,7 +53,8 @@ from payrecon.domain.allocation import (
     raise_for_problems,
 )
 from payrecon.domain.errors import NotFound
-from payrecon.domain.money import ZERO
+from payrecon.domain.ledger import Rounding, original_currency_amount
+from payrecon.domain.money import ZERO, RecordedRate
 from payrecon.store import ledger_reads as reads
 from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
@@ -85,6 +93,28 @@ class NewPayment:
     tax_amount_withheld: Decimal = ZERO
     reference_number: str | None = None
     description: str | None = None
+    # In another currency than the customer's: the rate recorded for it, and the amount in the
+    # customer's currency (rounded by the owner's rule) that the ledger counts.
+    rate: RecordedRate | None = None
+    bcy_amount: Decimal | None = None
+
+    @property
+    def ledger_amount(self) -> Decimal:
+        return self.bcy_amount if self.bcy_amount is not None else self.amount
+
+    @property
+    def ledger_currency(self) -> str:
+        return self.rate.quote if self.rate is not None else self.currency
+
+    def funds(self) -> Funds:
+        return Funds(
+            "payment",
+            self.customer_id,
+            self.currency,
+            self.amount,
+            rate=self.rate,
+            converted=self.bcy_amount,
+        )
 
     def values(self, now: datetime, unused: Decimal) -> tuple[Any, ...]:
         """The row's values in `_PAYMENT_COLUMNS` order (the bulk path)."""
@@ -92,6 +122,7 @@ class NewPayment:
         return tuple(row[c] for c in _PAYMENT_COLUMNS)
 
     def row(self, now: datetime, unused: Decimal) -> dict[str, Any]:
+        rate = self.rate
         return {
             "customer_id": self.customer_id,
             "statement_line_id": self.statement_line_id,
@@ -101,7 +132,10 @@ class NewPayment:
             "date": self.date,
             "amount": self.amount,
             "currency": self.currency,
-            "exchange_rate": self.exchange_rate,
+            "exchange_rate": rate.rate if rate is not None else self.exchange_rate,
+            "bcy_amount": self.bcy_amount,
+            "rate_source": rate.source if rate is not None else None,
+            "rate_date": rate.as_of if rate is not None else None,
             "bank_charges": self.bank_charges,
             "tax_amount_withheld": self.tax_amount_withheld,
             "reference_number": self.reference_number,
@@ -122,6 +156,9 @@ _PAYMENT_COLUMNS = (
     "amount",
     "currency",
     "exchange_rate",
+    "bcy_amount",
+    "rate_source",
+    "rate_date",
     "bank_charges",
     "tax_amount_withheld",
     "reference_number",
@@ -139,6 +176,9 @@ _ALLOCATION_COLUMNS = (
     "confidence",
     "evidence",
     "created_at",
+    "exchange_rate",
+    "original_amount",
+    "original_currency",
 )
 
 
@@ -156,9 +196,14 @@ class NewCreditNote:
 @dataclass(frozen=True, slots=True)
 class NewRefund:
     date: date
-    amount: Decimal
+    amount: Decimal  # in the currency of the payment or credit note
     reference_number: str | None = None
     description: str | None = None
+    converted: Decimal | None = None  # in the customer's, when the payment was converted
+
+    @property
+    def ledger_amount(self) -> Decimal:
+        return self.converted if self.converted is not None else self.amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +248,7 @@ class LedgerWrites:
         self._open_delta: dict[int, Decimal] = defaultdict(Decimal)
         self._known: dict[int, OpenInvoice] = {}  # loaded in this transaction, under the lock
         self._touched: dict[str, set[int]] = {"payment": set(), "credit note": set()}
+        self._next_number: int | None = None
 
     # The lock and locked reads ----------------------------------------------------------------
 
@@ -263,13 +309,33 @@ class LedgerWrites:
         if not self._locked:
             self.lock()
         _lock_rows(self.conn, t.payments, [payment_id])
-        row = self.conn.execute(select(t.payments).where(t.payments.c.id == payment_id)).first()
+        row = self.conn.execute(
+            select(t.payments, t.customers.c.currency.label("customer_currency"))
+            .join(t.customers, t.customers.c.id == t.payments.c.customer_id)
+            .where(t.payments.c.id == payment_id)
+        ).first()
         if row is None:
             raise NotFound(f"customer payment {payment_id} does not exist")
         self._covers([row.customer_id])
         refunded = reads.refunded(self.conn, payment_id=payment_id)
+        rate = None
+        if row.bcy_amount is not None:
+            rate = RecordedRate(
+                row.currency,
+                row.customer_currency,
+                row.exchange_rate,
+                row.rate_date or row.date,
+                row.rate_source or "given",
+            )
         funds = Funds(
-            "payment", row.customer_id, row.currency, row.amount, refunded, row.status == "active"
+            "payment",
+            row.customer_id,
+            row.currency,
+            row.amount,
+            refunded,
+            row.status == "active",
+            rate=rate,
+            converted=row.bcy_amount,
         )
         allocations = self.conn.execute(
             select(t.allocations)
@@ -299,19 +365,47 @@ class LedgerWrites:
 
     def add_payment(self, payment: NewPayment) -> Held:
         self._covers([payment.customer_id])
-        row = payment.row(self.now, payment.amount)
+        row = payment.row(self.now, payment.ledger_amount)
+        row["payment_number"] = self.payment_numbers(1)[0]
         payment_id = int(
             self.conn.execute(
                 t.payments.insert().values(row).returning(t.payments.c.id)
             ).scalar_one()
         )
         self._touch("payment", payment_id, payment.customer_id)
-        funds = Funds("payment", payment.customer_id, payment.currency, payment.amount)
-        return Held("payment", payment_id, _Row({**row, "id": payment_id}), funds)
+        return Held("payment", payment_id, _Row({**row, "id": payment_id}), payment.funds())
+
+    def payment_numbers(self, count: int) -> list[int]:
+        """The next `count` payment numbers (seed 001's own sequence). PostgreSQL: from the
+        sequence `payment_number_seq`, so reconcilers of different partitions never take the
+        same; SQLite (one writer at a time): after the highest in use."""
+        if count <= 0:
+            return []
+        if self.conn.dialect.name == "postgresql":
+            rows = self.conn.execute(
+                text("SELECT nextval('payment_number_seq') FROM generate_series(1, :n)"),
+                {"n": count},
+            )
+            return [int(r[0]) for r in rows]
+        if self._next_number is None:
+            last = self.conn.execute(select(func.max(t.payments.c.payment_number))).scalar()
+            self._next_number = int(last or 0) + 1
+        first = self._next_number
+        self._next_number += count
+        return list(range(first, first + count))
 
     def change_payment(self, held: Held, **values: Any) -> Held:
         """Change a live payment's own columns (amount, customer, date...); its allocations are
-        judged again against the new amount and customer by the next `set_allocations`."""
+        judged again against the new amount and customer by the next `set_allocations`. A
+        `rate` (a `RecordedRate`, or None for a payment in its customer's currency) goes with
+        `bcy_amount`, the amount it converts to."""
+        rate_given = "rate" in values
+        rate: RecordedRate | None = values.pop("rate", None)
+        if rate_given:
+            values["exchange_rate"] = rate.rate if rate is not None else Decimal(1)
+            values["rate_source"] = rate.source if rate is not None else None
+            values["rate_date"] = rate.as_of if rate is not None else None
+            values.setdefault("bcy_amount", None)
         self.conn.execute(
             update(t.payments)
             .where(t.payments.c.id == held.id)
@@ -324,6 +418,8 @@ class LedgerWrites:
             customer_id=row.customer_id,
             amount=row.amount,
             currency=row.currency,
+            rate=rate if rate_given else held.funds.rate,
+            converted=row.bcy_amount if rate_given else held.funds.converted,
         )
         self._touch("payment", held.id, funds.customer_id)
         return replace(held, row=row, funds=funds)
@@ -409,8 +505,12 @@ class LedgerWrites:
         gone = [i for i in held.allocations if i not in keep]
         for batch in batched(sorted({*gone, *keep}), _BATCH):
             self.conn.execute(delete(table).where(table.c.id.in_(batch)))
-        rows = [self._allocation_row(held, a, allocation_id=i) for i, a in keep.items()]
-        rows += [self._allocation_row(held, a) for a in wanted]
+        converting = self._converting(held)
+        rows = [
+            self._allocation_row(held, a, allocation_id=i, converting=converting)
+            for i, a in keep.items()
+        ]
+        rows += [self._allocation_row(held, a, converting=converting) for a in wanted]
         if rows:
             with_id = [r for r in rows if "id" in r]
             if with_id:
@@ -433,14 +533,27 @@ class LedgerWrites:
         }
         self.set_allocations(held, wanted, keep=keep)
 
+    def _converting(self, held: Held) -> Rounding | None:
+        """For funds counted through a rate: the owner's rule for their own currency."""
+        if held.funds.rate is None:
+            return None
+        terms = lt.customer_terms(self.conn, held.funds.customer_id)
+        assert terms is not None  # the funds' customer exists (foreign key)
+        return terms.rounding_for(held.funds.currency)
+
     def _allocation_row(
-        self, held: Held, a: ProposedAllocation, *, allocation_id: int | None = None
+        self,
+        held: Held,
+        a: ProposedAllocation,
+        *,
+        allocation_id: int | None = None,
+        converting: Rounding | None = None,
     ) -> dict[str, Any]:
         old = held.allocations.get(allocation_id) if allocation_id is not None else None
         row: dict[str, Any] = {
             "invoice_id": a.invoice_id,
             "amount": a.amount,
-            "currency": held.funds.currency,
+            "currency": held.funds.ledger_currency,
             "rule": a.rule,
             "confidence": a.confidence,
             "evidence": dict(a.evidence),
@@ -448,6 +561,7 @@ class LedgerWrites:
         }
         if held.kind == "payment":
             row["payment_id"] = held.id
+            row.update(_original_columns(held.funds, a.amount, converting))
         else:
             row["credit_note_id"] = held.id
         if allocation_id is not None:
@@ -529,7 +643,7 @@ class LedgerWrites:
 
     def add_refund(self, held: Held, refund: NewRefund) -> int:
         """Refund money of `held` that no invoice uses, never more (`check_refund`)."""
-        check_refund(held.funds, held.allocated if held.live else ZERO, refund.amount)
+        check_refund(held.funds, held.allocated if held.live else ZERO, refund.ledger_amount)
         row = {
             "customer_id": held.funds.customer_id,
             "payment_id": held.id if held.kind == "payment" else None,
@@ -537,6 +651,7 @@ class LedgerWrites:
             "date": refund.date,
             "amount": refund.amount,
             "currency": held.funds.currency,
+            "bcy_amount": refund.converted,
             "reference_number": refund.reference_number,
             "description": refund.description,
             "created_at": self.now,
@@ -587,25 +702,37 @@ class LedgerWrites:
             self.invoices(unknown)
         problems = []
         for payment, allocs in zip(payments, allocations, strict=True):
-            funds = Funds("payment", payment.customer_id, payment.currency, payment.amount)
-            problems += allocation_problems(funds, allocs, self._known, open_amounts=False)
+            problems += allocation_problems(
+                payment.funds(), allocs, self._known, open_amounts=False
+            )
         raise_for_problems(problems)
         ids = reserve_ids(self.conn, t.payments, len(payments))
+        numbers = self.payment_numbers(len(payments))
         now = self.now
         insert_rows(
             self.conn,
             t.payments,
-            ("id", *_PAYMENT_COLUMNS),
+            ("id", *_PAYMENT_COLUMNS, "payment_number"),
             [
-                (payment_id, *p.values(now, p.amount - sum((a.amount for a in allocs), ZERO)))
-                for payment_id, p, allocs in zip(ids, payments, allocations, strict=True)
+                (
+                    payment_id,
+                    *p.values(now, p.ledger_amount - sum((a.amount for a in allocs), ZERO)),
+                    number,
+                )
+                for payment_id, p, allocs, number in zip(
+                    ids, payments, allocations, numbers, strict=True
+                )
             ],
         )
         allocation_rows = [
-            (payment_id, a.invoice_id, a.amount, p.currency, a.rule, a.confidence, a.evidence, now)
+            (
+                payment_id, a.invoice_id, a.amount, p.ledger_currency, a.rule, a.confidence,
+                a.evidence, now,
+                *((None, None, None) if p.rate is None else _converted_values(p, a)),
+            )
             for payment_id, p, allocs in zip(ids, payments, allocations, strict=True)
             for a in allocs
-        ]
+        ]  # fmt: skip
         insert_rows(self.conn, t.allocations, _ALLOCATION_COLUMNS, allocation_rows)
         take = self._take
         for payment, allocs in zip(payments, allocations, strict=True):
@@ -730,10 +857,41 @@ def ledger_writes(conn: Connection, now: datetime) -> Iterator[LedgerWrites]:
     writes.flush()
 
 
+_SAME_CURRENCY: dict[str, Any] = {
+    "exchange_rate": None,
+    "original_amount": None,
+    "original_currency": None,
+}
+
+
+def _converted_values(payment: NewPayment, a: ProposedAllocation) -> tuple[Any, ...]:
+    """A converted bank payment's allocation: the rate, its own amount and currency."""
+    columns = _original_columns(payment.funds(), a.amount, None)
+    return (columns["exchange_rate"], columns["original_amount"], columns["original_currency"])
+
+
+def _original_columns(funds: Funds, amount: Decimal, rounding: Rounding | None) -> dict[str, Any]:
+    """An allocation of converted funds records the rate and the funds' own amount and
+    currency (`amount` is in the invoice's); same-currency funds leave them NULL."""
+    if funds.rate is None or funds.converted is None:
+        return dict(_SAME_CURRENCY)
+    own = original_currency_amount(
+        amount, funds.amount, funds.converted, rounding or Rounding().in_currency(funds.currency)
+    )
+    return {
+        "exchange_rate": funds.rate.rate,
+        "original_amount": own,
+        "original_currency": funds.currency,
+    }
+
+
 def _provisional_unused(held: Held, values: Mapping[str, Any]) -> Decimal:
     """An unused amount the row's constraints accept while its own columns change; `flush` sets
     the exact one once its allocations are final."""
-    amount = Decimal(values.get("amount", held.funds.amount))
+    if "bcy_amount" in values or "amount" in values:
+        amount = Decimal(values.get("bcy_amount") or values.get("amount") or held.funds.amount)
+    else:
+        amount = held.funds.ledger_amount
     return max(ZERO, min(amount, amount - held.funds.refunded - held.allocated))
 
 

@@ -146,6 +146,11 @@ payouts = Table(
     _stamp("reconciled_at", nullable=True),
     Column("settled_fees", ITEM_AMOUNT),
     Column("settlement_evidence", JSON),
+    # 0018_currencies: the provider's foreign exchange of the payout (GoCardless `fx`): its
+    # payments in `currency` were paid out in `fx_currency` at `fx_rate`.
+    Column("fx_currency", String(3)),
+    Column("fx_rate", Amount(scale=8, precision=24)),
+    Column("fx_amount", Amount()),
     UniqueConstraint("provider_id", "external_id"),
 )
 Index("ix_payouts_reference", payouts.c.reference)

@@ -223,9 +223,22 @@ payments = Table(
     # Added by 0014_kept_amounts: amount - refunds - allocations while active, kept by
     # store.ledger_writes.
     Column("unused_amount", Amount(), nullable=False),
+    # Added by 0018_currencies: a payment in another currency than its customer's is counted in
+    # the customer's through a recorded rate (`exchange_rate`, from `rate_source`, dated
+    # `rate_date`): `bcy_amount` is then that amount, and `unused_amount` is kept in it too.
+    # NULL: the payment is in the customer's currency (bcy amount = amount).
+    Column("bcy_amount", Amount()),
+    Column("rate_source", String(16)),
+    Column("rate_date", Date),
+    # Seed 001's `payment_number`: a sequence of its own, given by the ledger write path.
+    Column("payment_number", Integer, unique=True),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("status IN ('active','reversed')", name="status"),
-    CheckConstraint("unused_amount >= 0 AND unused_amount <= amount", name="unused_amount"),
+    CheckConstraint(
+        "unused_amount >= 0 AND unused_amount <= COALESCE(bcy_amount, amount)",
+        name="unused_amount",
+    ),
+    CheckConstraint("bcy_amount IS NULL OR bcy_amount > 0", name="bcy_amount_positive"),
 )
 Index("ix_payments_customer_date", payments.c.customer_id, payments.c.date)
 
@@ -241,6 +254,12 @@ allocations = Table(
     Column("confidence", Amount(scale=3, precision=4), nullable=False),
     Column("evidence", JSON, nullable=False),
     _created_at(),
+    # Added by 0018_currencies: `amount` and `currency` are the invoice's; a payment in another
+    # currency records here the rate it was converted at and its own amount and currency
+    # (NULL: the payment's currency is the invoice's).
+    Column("exchange_rate", Amount(scale=8, precision=24)),
+    Column("original_amount", Amount()),
+    Column("original_currency", String(3)),
     CheckConstraint("amount > 0", name="amount_positive"),
 )
 Index("ix_allocations_invoice", allocations.c.invoice_id)

@@ -78,8 +78,9 @@ def poll_provider(self: Any, *, provider_id: int) -> dict[str, Any]:
 
     params = {"provider_id": provider_id}
     counts = _retrying(self, lambda: _recorded(self, "poll_provider", params, work))
-    if counts.get("new_lines"):
-        # Open-banking lines arrived: match them and move the balances, after this task's commits.
+    if counts.get("new_lines") or counts.get("lines_retried"):
+        # Open-banking lines arrived, or lines whose payout's items arrived: match them and move
+        # the balances, after this task's commits.
         chain(*reconcile_steps()).apply_async()
     return counts
 
@@ -106,4 +107,7 @@ def process_provider_events(self: Any, *, provider_id: int) -> dict[str, Any]:
             )
 
     params = {"provider_id": provider_id}
-    return _retrying(self, lambda: _recorded(self, "process_provider_events", params, work))
+    counts = _retrying(self, lambda: _recorded(self, "process_provider_events", params, work))
+    if counts.get("lines_retried"):  # a payout's items arrived: settle the lines that waited
+        chain(*reconcile_steps()).apply_async()
+    return counts

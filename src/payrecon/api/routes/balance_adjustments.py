@@ -48,17 +48,31 @@ class AdjustmentBody(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
 
 
-def adjustment_json(view: AdjustmentView) -> dict[str, Any]:
-    return {
+def adjustment_json(view: AdjustmentView, *, seed_shape: bool = False) -> dict[str, Any]:
+    """Seed 000's response (the create answers exactly that); reads add the currency code and
+    the creation time, which docs/api.md lists as filters and sort keys."""
+    shown: dict[str, Any] = {
         "id": view.id,
         "customerId": view.customer_id,
         "amountInMajorCurrency": view.amount,
         "currencyId": view.currency_id,
         "description": view.description,
     }
+    if not seed_shape:
+        shown["currencyCode"] = view.currency
+        shown["createdAt"] = view.created_at
+    return shown
 
 
-ADJUSTMENT_FIELDS = ("id", "customerId", "amountInMajorCurrency", "currencyId", "description")
+ADJUSTMENT_FIELDS = (
+    "id",
+    "customerId",
+    "amountInMajorCurrency",
+    "currencyId",
+    "currencyCode",
+    "description",
+    "createdAt",
+)
 
 
 @router.post(
@@ -75,7 +89,7 @@ def create_balance_adjustment(request: Request, body: AdjustmentBody) -> Any:
         body.description,
     )
     return DecimalJSONResponse(
-        adjustment_json(view),
+        adjustment_json(view, seed_shape=True),
         status_code=201,
         headers={"Location": f"/v1/customer-balance-adjustments/{view.id}"},
     )

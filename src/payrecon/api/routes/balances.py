@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from payrecon.api.auth import require
 from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.services.ledger.balances import get_balance
+from payrecon.services.ledger.statement import customer_balance_on
 
 router = APIRouter(prefix="/v1", tags=["balances"])
 
@@ -22,15 +24,22 @@ router = APIRouter(prefix="/v1", tags=["balances"])
     summary="Get the outstanding balance for a customer",
 )
 def customer_balance(
-    request: Request, customer_id: Annotated[RowId, Query(description="Customer identifier")]
+    request: Request,
+    customer_id: Annotated[RowId, Query(description="Customer identifier")],
+    as_of: Annotated[
+        dt.date | None,
+        Query(description="The balance as it stood at the end of this date (yyyy-mm-dd)"),
+    ] = None,
 ) -> Any:
     """Negative balance: the customer owes; positive: the customer is in credit (seed 000)."""
-    balance = get_balance(request.app.state.container.engine, customer_id)
+    engine = request.app.state.container.engine
+    balance = get_balance(engine, customer_id)
+    figure = balance.balance if as_of is None else customer_balance_on(engine, customer_id, as_of)
     return DecimalJSONResponse(
         {
             "id": balance.customer_id,
             "customerId": balance.customer_id,
-            "balance": balance.balance,
+            "balance": figure,
             "totalPayments": balance.total_payments,
             "totalPaymentsSinceLastInvoice": balance.total_payments_since_last_invoice,
             "paymentMethodSummary": {

@@ -8,6 +8,7 @@ seed 001's filters side by side. DELETE answers 200 with the seed's `{code: 0, m
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -66,6 +67,9 @@ class PaymentBody(BaseModel):
     amount: Money
     date: dt.date | None = None
     payment_mode: str | None = _field("paymentMode", "payment_mode", default=None, max_length=50)
+    currency_code: str | None = _field(
+        "currencyCode", "currency_code", default=None, pattern=r"^[A-Za-z]{3}$"
+    )
     exchange_rate: Money | None = _field("exchangeRate", "exchange_rate", default=None)
     bank_charges: Money | None = _field("bankCharges", "bank_charges", default=None)
     tax_amount_withheld: Money | None = _field(
@@ -94,6 +98,7 @@ class PaymentBody(BaseModel):
             customer_id=self.customer_id,
             date=self.date,
             payment_mode=self.payment_mode,
+            currency=self.currency_code.upper() if self.currency_code else None,
             exchange_rate=self.exchange_rate,
             bank_charges=self.bank_charges,
             tax_amount_withheld=self.tax_amount_withheld,
@@ -107,15 +112,22 @@ def payment_json(view: PaymentView) -> dict[str, Any]:
     return {
         "id": view.id,
         "paymentId": view.id,
-        "paymentNumber": str(view.id),
+        "paymentNumber": view.payment_number,
         "customerId": view.customer_id,
         "customerName": view.customer_name,
         "paymentMode": view.payment_mode,
         "date": view.date,
+        "currencyCode": view.currency,
         "exchangeRate": view.exchange_rate,
+        "rateSource": view.rate_source,
+        "rateDate": view.rate_date,
         "amount": view.amount,
+        "bcyCurrency": view.bcy_currency,
         "bcyAmount": view.bcy_amount,
         "unusedAmount": view.unused_amount,
+        "bcyUnusedAmount": view.bcy_unused_amount,
+        "invoiceNumbers": view.invoice_numbers,
+        "status": view.status,
         "bankCharges": view.bank_charges,
         "taxAmountWithheld": view.tax_amount_withheld,
         "description": view.description,
@@ -145,10 +157,17 @@ PAYMENT_FIELDS = [
     "customerName",
     "paymentMode",
     "date",
+    "currencyCode",
     "exchangeRate",
+    "rateSource",
+    "rateDate",
     "amount",
+    "bcyCurrency",
     "bcyAmount",
     "unusedAmount",
+    "bcyUnusedAmount",
+    "invoiceNumbers",
+    "status",
     "bankCharges",
     "taxAmountWithheld",
     "description",
@@ -254,12 +273,35 @@ def list_customer_payments(
     if per_page is not None:
         q = replace(q, page_size=per_page)
     page = payment_reads.list_payments(request.app.state.container.engine, q, search)
-    return list_response(
+    response = list_response(
         [payment_json(v) for v in page.items],
         page.total,
         q,
         head=request.method == "HEAD",
         known_fields=PAYMENT_FIELDS,
+    )
+    seed_style = {"per_page", "sort_column", "filter_by"} & set(request.query_params)
+    if not seed_style or request.method == "HEAD":
+        return response
+    # A client speaking seed 001's parameters gets seed 001's envelope and page context.
+    params = request.query_params
+    return DecimalJSONResponse(
+        {
+            "code": 0,
+            "message": "success",
+            "customerpayments": json.loads(bytes(response.body), parse_float=Decimal),
+            "page_context": {
+                "page": q.page,
+                "per_page": q.page_size,
+                "has_more_page": q.offset + q.page_size < page.total,
+                "report_name": "Payments Received",
+                "applied_filter": params.get("filter_by", "PaymentMode.All"),
+                "sort_column": params.get("sort_column", "date"),
+                "sort_order": params.get("sort_order", "D"),
+                "total": page.total,
+            },
+        },
+        headers={"X-Total-Count": str(page.total)},
     )
 
 

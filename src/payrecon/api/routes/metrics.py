@@ -66,6 +66,16 @@ class _Snapshot(Collector):
             "Unmatched lines past the review deadline.",
             value=self.queue.overdue,
         )
+        yield GaugeMetricFamily(
+            "payrecon_ledger_breaches",
+            "Ledger invariant breaches found by the latest audit_ledger run.",
+            value=self.figures.ledger_breaches,
+        )
+        yield GaugeMetricFamily(
+            "payrecon_review_queue_provider_payments",
+            "Collected provider payments waiting for review (no customer, or no exchange rate).",
+            value=self.figures.provider_payments_awaiting_review,
+        )
         runs = CounterMetricFamily(
             "payrecon_task_runs", "Finished task runs.", labels=["task", "status"]
         )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import Principal, caller, require
+from payrecon.api.exports import export_format, export_response
 from payrecon.api.fields import ExactDecimal, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
@@ -21,7 +22,7 @@ from payrecon.api.listquery import (
     operation_id,
 )
 from payrecon.domain.matching.manual import ManualAllocation
-from payrecon.services.reconciliation import review
+from payrecon.services.reconciliation import review, review_export
 
 router = APIRouter(
     prefix="/v1",
@@ -60,7 +61,12 @@ class ManualMatchBody(BaseModel):
     summary="List statement lines (status=unmatched: the review queue)",
 )
 def list_statement_lines(request: Request, q: Annotated[ListQuery, Depends(list_query)]) -> Any:
-    page = review.list_statement_lines(request.app.state.container.engine, q)
+    """`?format=csv|xlsx` exports every line the filters select, with reasons and suggestions."""
+    wanted = export_format(request)
+    if wanted is not None:
+        rows = review_export.line_rows(request.app.state.container.engine, q)
+        return export_response(rows, review_export.LINE_COLUMNS, wanted, name="statement-lines")
+    page = review.list_statement_lines(request.app.state.container.engine, q, ignore=("format",))
     return list_response(
         page.items,
         page.total,

@@ -5,13 +5,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Request
 
 from payrecon.api.auth import Principal, caller
+from payrecon.api.fields import RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
-from payrecon.api.listquery import MAX_PAGE, MAX_PAGE_SIZE, ExactJSONRoute
+from payrecon.api.listquery import (
+    ExactJSONRoute,
+    ListQuery,
+    list_endpoint,
+    list_query,
+    list_response,
+)
 from payrecon.domain.errors import NotFound
-from payrecon.services.operations.task_runs import TaskRun, list_task_runs, task_run_by_task_id
+from payrecon.services.operations.task_runs import (
+    TASK_RUN_SHOWN,
+    TaskRun,
+    get_task_run,
+    list_task_run_page,
+    task_run_by_task_id,
+)
 
 router = APIRouter(prefix="/v1", tags=["tasks"], route_class=ExactJSONRoute)
 
@@ -28,6 +41,7 @@ def run_json(run: TaskRun) -> dict[str, Any]:
         "startedAt": run.started_at,
         "finishedAt": run.finished_at,
         "durationSeconds": None if run.duration_seconds is None else f"{run.duration_seconds:.3f}",
+        "breaches": list(run.counts.get("breachList", [])) if run.counts else [],
     }
 
 
@@ -72,25 +86,29 @@ def get_task(
     return {"taskId": task_id, "state": request.app.state.pipeline.task_state(task_id), "run": run}
 
 
-# GET and HEAD as two routes, so each operation has its own OpenAPI operationId.
-@router.get("/task-runs", summary="Task runs, newest first")
-@router.head("/task-runs", summary="The number of task runs (X-Total-Count)")
-def task_runs(
-    request: Request,
-    _: Annotated[Principal, Depends(caller("admin"))],
-    name: str | None = None,
-    status: str | None = None,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 100,
-) -> Any:
-    runs, total = list_task_runs(
-        request.app.state.container.engine,
-        name=name,
-        status=status,
-        limit=page_size,
-        offset=(page - 1) * page_size,
+@list_endpoint(
+    router,
+    "/task-runs",
+    dependencies=[Depends(caller("admin"))],
+    summary="Task runs, newest first",
+)
+def task_runs(request: Request, q: Annotated[ListQuery, Depends(list_query)]) -> Any:
+    """The list conventions of every list: `?name=`, `?status=in:failed,breached`,
+    `?name=like:poll`, `sort=`, `fields=`; an unknown field or filter is 422."""
+    runs, total = list_task_run_page(request.app.state.container.engine, q)
+    return list_response(
+        [run_json(r) for r in runs],
+        total,
+        q,
+        head=request.method == "HEAD",
+        known_fields=TASK_RUN_SHOWN,
     )
-    headers = {"X-Total-Count": str(total)}
-    if request.method == "HEAD":
-        return DecimalJSONResponse(None, headers=headers)
-    return DecimalJSONResponse([run_json(r) for r in runs], headers=headers)
+
+
+@router.get("/task-runs/{run_id}", summary="A task run with its counts and any breaches")
+def task_run(
+    request: Request,
+    run_id: Annotated[RowId, Path(description="Task run identifier")],
+    _: Annotated[Principal, Depends(caller("admin"))],
+) -> Any:
+    return DecimalJSONResponse(run_json(get_task_run(request.app.state.container.engine, run_id)))

@@ -280,6 +280,17 @@ class RuleBook:
             return self.default
         return self.owners.get(owner_id, self.default)
 
+    def with_tolerances(self, overrides: Mapping[int, Tolerances]) -> RuleBook:
+        """This book with each owner's tolerances replaced by `overrides` (the ones set through
+        the API win over the rule files', since they are the later, deliberate word)."""
+        if not overrides:
+            return self
+        owners = dict(self.owners)
+        for owner_id, tolerances in overrides.items():
+            base = owners.get(owner_id, self.default)
+            owners[owner_id] = base.model_copy(update={"tolerances": tolerances})
+        return RuleBook(self.default, owners)
+
     @classmethod
     def from_documents(
         cls, default: tuple[str, str], owners: Iterable[tuple[str, str]] = ()

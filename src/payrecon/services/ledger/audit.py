@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from payrecon.logging import get_logger
+from payrecon.services.operations.task_runs import BREACHED, OUTCOME
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.ledger_reads import (
     credit_note_unused_from_rows,
     open_amount_from_rows,
+    payment_ledger_amount,
     payment_unused_from_rows,
 )
 from payrecon.store.matching_tables import payment_reversals
@@ -40,18 +42,33 @@ class AuditReport:
     breaches: list[Breach] = field(default_factory=list)
 
     def as_counts(self) -> dict[str, object]:
-        return {
+        """The run's counts; with a breach, `outcome: breached` makes the task run end
+        `breached` (`services.operations.task_runs`), and `breachList` lists the first 50."""
+        counts: dict[str, object] = {
             "checked": self.checked,
             "breaches": len(self.breaches),
             "breached": [
                 f"{b.invariant} {b.entity} {b.entity_id}: {b.detail}" for b in self.breaches[:50]
             ],
+            "breachList": [
+                {
+                    "invariant": b.invariant,
+                    "entity": b.entity,
+                    "entityId": b.entity_id,
+                    "detail": b.detail,
+                }
+                for b in self.breaches[:50]
+            ],
         }
+        if self.breaches:
+            counts[OUTCOME] = BREACHED
+        return counts
 
 
 def audit_ledger(engine: Engine) -> AuditReport:
     report = AuditReport()
     open_amount = open_amount_from_rows()
+    ledger_amount = payment_ledger_amount()
     by_note = (
         select(
             lt.credit_note_allocations.c.credit_note_id,
@@ -100,9 +117,9 @@ def audit_ledger(engine: Engine) -> AuditReport:
                 )
             )
         for row in conn.execute(
-            select(t.payments.c.id, t.payments.c.amount, by_payment.c.allocated)
+            select(t.payments.c.id, ledger_amount.label("amount"), by_payment.c.allocated)
             .join(by_payment, by_payment.c.payment_id == t.payments.c.id)
-            .where(t.payments.c.status == "active", by_payment.c.allocated > t.payments.c.amount)
+            .where(t.payments.c.status == "active", by_payment.c.allocated > ledger_amount)
         ):
             report.breaches.append(
                 Breach(
@@ -112,24 +129,32 @@ def audit_ledger(engine: Engine) -> AuditReport:
                     f"{row.allocated:f} > amount {row.amount:f}",
                 )
             )
+        # No allocation crosses currencies without a recorded rate: an allocation is in its
+        # invoice's currency, and a payment in another one was converted at a rate that the
+        # allocation records.
+        a, p, i = t.allocations.c, t.payments.c, t.invoices.c
         for row in conn.execute(
-            select(
-                t.allocations.c.id,
-                t.allocations.c.currency,
-                t.invoices.c.currency.label("invoice_currency"),
-            )
-            .join(t.invoices, t.invoices.c.id == t.allocations.c.invoice_id)
-            .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
+            select(a.id, a.currency, p.currency.label("paid_in"), i.currency.label("invoice_in"))
+            .join(t.invoices, i.id == a.invoice_id)
+            .join(t.payments, p.id == a.payment_id)
             .where(
-                t.allocations.c.currency != t.invoices.c.currency, t.payments.c.exchange_rate == 1
+                or_(
+                    a.currency != i.currency,
+                    and_(
+                        p.currency != i.currency,
+                        or_(p.bcy_amount.is_(None), a.exchange_rate.is_(None)),
+                    ),
+                )
             )
+            .order_by(a.id)
         ):
             report.breaches.append(
                 Breach(
                     "cross_currency_without_rate",
                     "allocation",
                     row.id,
-                    f"{row.currency} allocated to a {row.invoice_currency} invoice at rate 1",
+                    f"a {row.paid_in} payment allocated {row.currency} to a {row.invoice_in} "
+                    "invoice without a recorded exchange rate",
                 )
             )
         # The kept amounts equal what the rows give: any drift is a breach.

@@ -1,7 +1,10 @@
 """Customer balances and credit status, recomputed set-based from the rows (both tables are caches).
 
 balance (seed sign) = payments + credit notes + adjustments - refunds - invoices, counting active
-payments and collected credit notes only. One INSERT ... SELECT ... ON CONFLICT DO UPDATE
+payments and collected credit notes only, in the customer's currency: a payment in another
+currency counts with the amount its recorded rate converted it to (`payments.bcy_amount`), and
+so do its refunds; a payment without a rate is not in the ledger at all (it waits for review).
+One INSERT ... SELECT ... ON CONFLICT DO UPDATE
 recomputes every customer (or the ones given) in a single round trip; two more statements then
 record the credit-status changes in the history and refresh `credit_status`.
 
@@ -41,6 +44,7 @@ from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.admin_tables import billing_cycles
 from payrecon.store.bulk import dialect_insert
+from payrecon.store.ledger_reads import payment_ledger_amount
 from payrecon.store.types import Amount
 
 _COLUMNS = (
@@ -79,7 +83,7 @@ def _balance_select(
         .subquery("invoiced")
     )
     paid = (
-        select(t.payments.c.customer_id, func.sum(t.payments.c.amount).label("total"))
+        select(t.payments.c.customer_id, func.sum(payment_ledger_amount()).label("total"))
         .where(t.payments.c.status == "active")
         .group_by(t.payments.c.customer_id)
         .subquery("paid")
@@ -95,7 +99,7 @@ def _balance_select(
             and_(cycle_start.is_(None), since_invoice),
         )
     paid_since = (
-        select(t.payments.c.customer_id, func.sum(t.payments.c.amount).label("total"))
+        select(t.payments.c.customer_id, func.sum(payment_ledger_amount()).label("total"))
         .select_from(t.payments)
         .join(t.customers, t.customers.c.id == t.payments.c.customer_id)
         .outerjoin(invoiced, invoiced.c.customer_id == t.payments.c.customer_id)
@@ -107,7 +111,11 @@ def _balance_select(
         lt.credit_notes, lt.credit_notes.c.collection_status == "collected", "credited"
     )
     adjusted = _sum_by_customer(lt.balance_adjustments, true(), "adjusted")
-    refunded = _sum_by_customer(lt.refunds, true(), "refunded")
+    refunded = (
+        select(lt.refunds.c.customer_id, func.sum(lt.refund_ledger_amount()).label("total"))
+        .group_by(lt.refunds.c.customer_id)
+        .subquery("refunded")
+    )
     zero = literal(Decimal(0), Amount())
     total_invoiced = func.coalesce(invoiced.c.total, zero)
     total_paid = func.coalesce(paid.c.total, zero)
@@ -272,13 +280,18 @@ def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:
     if row is None:
         recompute_balances(engine, customer_ids=[customer_id])
         return get_balance(engine, customer_id)
+    with engine.connect() as conn:
+        terms = lt.customer_terms(conn, customer_id)
+    # Every figure shown is rounded by the owner's rule as it stands now (the rows keep what
+    # was recorded, e.g. three places while the owner had three).
+    shown = terms.rounding.apply if terms is not None else (lambda amount: amount)
     return CustomerBalance(
         customer_id=row.customer_id,
         currency=row.currency,
-        balance=row.balance,
-        total_invoiced=row.total_invoiced,
-        total_payments=row.total_payments,
-        total_payments_since_last_invoice=row.total_payments_since_last_invoice,
+        balance=shown(row.balance),
+        total_invoiced=shown(row.total_invoiced),
+        total_payments=shown(row.total_payments),
+        total_payments_since_last_invoice=shown(row.total_payments_since_last_invoice),
         computed_at=row.computed_at,
         has_mandate=bool(row.has_mandate),
     )

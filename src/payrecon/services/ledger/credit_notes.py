@@ -40,6 +40,7 @@ from payrecon.domain.ledger import (
     CreditNoteStatus,
     card_last_four,
     credit_note_status,
+    number_of_bare,
     plan_allocation_edits,
 )
 from payrecon.domain.matching import (
@@ -275,7 +276,7 @@ def _write_allocations(
         return
     existing = {i: ProposedAllocation(a.invoice_id, a.amount) for i, a in held.allocations.items()}
     plan = plan_allocation_edits(
-        existing, _edits(ledger.conn, data.allocations or (), terms.rounding.apply)
+        existing, _edits(ledger.conn, data.allocations or (), terms.rounding.apply, terms.id)
     )
     keep = {i: _as_given(held.allocations[i], w, ledger.now) for i, w in plan.update.items()}
     ledger.set_allocations(held, [_as_given(None, w, ledger.now) for w in plan.add], keep=keep)
@@ -322,10 +323,26 @@ def _edits(
     conn: Connection,
     entries: Sequence[CreditAllocationInput],
     rounded: Callable[[Decimal], Decimal],
+    customer_id: int,
 ) -> list[AllocationEdit]:
-    """Name each invoice by id, or by number when no id is given (seed 004: the id wins)."""
+    """Name each invoice by id, or by number when no id is given (seed 004: the id wins). A
+    bare number (`957`) that is no invoice's number names the customer's invoice ending in those
+    digits (`INV-00957`), when exactly one does."""
     numbers = [e.invoice_number for e in entries if e.invoice_id is None and e.invoice_number]
     ids = lt.invoice_ids_by_number(conn, numbers)
+    bare = [n for n in numbers if n not in ids and n.strip().isdigit()]
+    if bare:
+        own = dict(
+            conn.execute(
+                select(t.invoices.c.invoice_number, t.invoices.c.id).where(
+                    t.invoices.c.customer_id == customer_id
+                )
+            ).all()
+        )
+        for number in bare:
+            found = number_of_bare(number, own)
+            if found is not None:
+                ids[number] = found
     edits = []
     for entry in entries:
         invoice_id = entry.invoice_id

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select
 
 from payrecon.domain.errors import InvalidInput
-from payrecon.domain.ledger import Rounding, base_currency_amount
+from payrecon.domain.ledger import Rounding, base_currency_amount, original_currency_amount
 from payrecon.domain.money import RoundingMode
 from payrecon.store import tables as t
+from payrecon.store.ledger_reads import payment_ledger_amount
 from payrecon.store.listing import ListQueryLike, apply_list_query
 
 
@@ -41,7 +42,12 @@ class InvoicePaymentView:
 
 @dataclass(frozen=True, slots=True)
 class PaymentView:
+    """A payment as seed 001 shows it. `amount`, `unused_amount` are in the payment's own
+    `currency`; `bcy_amount`, `bcy_unused_amount` in its customer's (`bcy_currency`), in which
+    the balance is kept and its invoices are paid (`exchange_rate` converts)."""
+
     id: int
+    payment_number: str
     customer_id: int
     customer_name: str
     payment_mode: str
@@ -56,6 +62,16 @@ class PaymentView:
     description: str | None
     reference_number: str | None
     invoices: tuple[InvoicePaymentView, ...]
+    bcy_currency: str = ""
+    bcy_unused_amount: Decimal = Decimal(0)
+    rate_source: str | None = None
+    rate_date: dt.date | None = None
+    status: str = "active"
+
+    @property
+    def invoice_numbers(self) -> str:
+        """Seed 001's `invoice_numbers` (list only): the invoices it pays, comma-separated."""
+        return ",".join(i.invoice_number for i in self.invoices)
 
 
 def payment_views(conn: Connection, payment_ids: Sequence[int]) -> list[PaymentView]:
@@ -67,6 +83,7 @@ def payment_views(conn: Connection, payment_ids: Sequence[int]) -> list[PaymentV
         select(
             p,
             t.customers.c.name.label("customer_name"),
+            t.customers.c.currency.label("customer_currency"),
             t.contract_owners.c.price_rounding_mode,
             t.contract_owners.c.price_decimal_places,
         )
@@ -106,9 +123,18 @@ def payment_views(conn: Connection, payment_ids: Sequence[int]) -> list[PaymentV
 
 
 def _view(r: Any, invoices: tuple[InvoicePaymentView, ...]) -> PaymentView:
-    rounding = Rounding(r.price_decimal_places, RoundingMode(r.price_rounding_mode))
+    owner = Rounding(r.price_decimal_places, RoundingMode(r.price_rounding_mode))
+    if r.bcy_amount is not None:  # converted at a recorded rate: the ledger counts bcy_amount
+        bcy = r.bcy_amount
+        unused = original_currency_amount(
+            r.unused_amount, r.amount, bcy, owner.in_currency(r.currency)
+        )
+    else:  # in the customer's currency (rows before 0015 may carry another base rate)
+        bcy = base_currency_amount(r.amount, r.exchange_rate, owner.in_currency(r.currency))
+        unused = r.unused_amount
     return PaymentView(
         id=r.id,
+        payment_number=str(r.payment_number or r.id),
         customer_id=r.customer_id,
         customer_name=r.customer_name,
         payment_mode=r.payment_mode,
@@ -116,8 +142,13 @@ def _view(r: Any, invoices: tuple[InvoicePaymentView, ...]) -> PaymentView:
         currency=r.currency,
         exchange_rate=r.exchange_rate.normalize(),
         amount=r.amount,
-        bcy_amount=base_currency_amount(r.amount, r.exchange_rate, rounding),
-        unused_amount=r.unused_amount,
+        bcy_amount=bcy,
+        unused_amount=unused,
+        bcy_currency=r.customer_currency,
+        bcy_unused_amount=r.unused_amount,
+        rate_source=r.rate_source,
+        rate_date=r.rate_date,
+        status=r.status,
         bank_charges=r.bank_charges,
         tax_amount_withheld=r.tax_amount_withheld,
         description=r.description,
@@ -176,6 +207,7 @@ def list_payments(engine: Engine, q: ListQueryLike, search: PaymentSearch) -> Pa
     columns: dict[str, ColumnElement[Any]] = {
         "id": p.c.id,
         "paymentId": p.c.id,
+        "paymentNumber": p.c.payment_number,
         "customerId": p.c.customer_id,
         "customerName": t.customers.c.name,
         "paymentMode": p.c.payment_mode,
@@ -183,8 +215,10 @@ def list_payments(engine: Engine, q: ListQueryLike, search: PaymentSearch) -> Pa
         "currencyCode": p.c.currency,
         "exchangeRate": p.c.exchange_rate,
         "amount": p.c.amount,
-        "bcyAmount": p.c.amount * p.c.exchange_rate,  # order only: scaled integers on SQLite
+        "bcyAmount": payment_ledger_amount(),  # sorts; not a filter (below)
+        "bcyCurrency": t.customers.c.currency,
         "unusedAmount": p.c.unused_amount,
+        "bcyUnusedAmount": p.c.unused_amount,
         "bankCharges": p.c.bank_charges,
         "taxAmountWithheld": p.c.tax_amount_withheld,
         "description": p.c.description,

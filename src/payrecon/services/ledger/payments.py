@@ -6,6 +6,12 @@ chunk allocates from stale open amounts meanwhile), then locks the payment row a
 it touches in id order; the domain's allocation rules judge the complete new allocation list, and
 the cached balances of the customers touched are recomputed before commit.
 Reads (the seed's payment with its invoices, and the list) are `services.ledger.payment_reads`.
+
+A payment is in its customer's currency unless `currencyCode` names another; then it is counted
+in the customer's currency at a recorded rate: the `exchangeRate` given (source `given`), else
+the rate table's rate holding on the payment's date; without either it is refused (422
+`currency_mismatch`), since a person is there to give one. `bcyAmount` = amount x rate, rounded
+by the owner's rule; the balance moves by it. A payment in the customer's currency has rate 1.
 """
 
 from __future__ import annotations
@@ -20,15 +26,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from payrecon.domain.allocation import MANUAL_CONFIDENCE, RULE_MANUAL, ProposedAllocation
-from payrecon.domain.errors import Conflict, InvalidInput, NotFound
-from payrecon.domain.ledger import AllocationEdit, plan_allocation_edits
-from payrecon.domain.money import ZERO, money_text
+from payrecon.domain.errors import Conflict, CurrencyMismatch, InvalidInput, NotFound
+from payrecon.domain.ledger import AllocationEdit, base_currency_amount, plan_allocation_edits
+from payrecon.domain.money import RATE_GIVEN, RATE_PLACES, ZERO, RecordedRate, money_text
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.ledger.payment_reads import PaymentView, payment_views, tax_withheld
 from payrecon.store import ledger_tables as lt
 from payrecon.store.ledger_tables import CustomerTerms
 from payrecon.store.ledger_writes import Held, LedgerWrites, NewPayment, ledger_writes
+from payrecon.store.rate_reads import table_rate
 
 DEFAULT_PAYMENT_MODE = "Cash"
 
@@ -52,6 +59,7 @@ class PaymentInput:
     customer_id: int | None = None
     date: dt.date | None = None
     payment_mode: str | None = None
+    currency: str | None = None  # the payment's own currency; the customer's when None
     exchange_rate: Decimal | None = None
     bank_charges: Decimal | None = None
     tax_amount_withheld: Decimal | None = None
@@ -71,9 +79,8 @@ def create_payment(
             ledger.lock(customers=[data.customer_id])
             terms = _terms(conn, data.customer_id)
             values = _payment_values(terms, data, base=None)
-            held = ledger.add_payment(
-                NewPayment(customer_id=terms.id, source="manual", currency=terms.currency, **values)
-            )
+            values.update(_conversion(conn, terms, data, values, base=None))
+            held = ledger.add_payment(NewPayment(customer_id=terms.id, source="manual", **values))
             edits = [
                 AllocationEdit(None, i.invoice_id, terms.rounding.apply(i.amount_applied))
                 for i in data.invoices or ()
@@ -96,8 +103,7 @@ def update_payment(
             terms = _terms(conn, data.customer_id or stored.customer_id)
             values = _payment_values(terms, data, base=stored)
             from_bank = stored.statement_line_id is not None
-            # A manual payment is in its customer's currency; a bank payment in the line's.
-            values["currency"] = stored.currency if from_bank else terms.currency
+            values.update(_conversion(conn, terms, data, values, base=stored))
             if from_bank and values["amount"] != stored.amount:
                 raise Conflict(
                     f"payment {payment_id} was recorded from a bank statement; "
@@ -164,26 +170,66 @@ def _payment_values(terms: CustomerTerms, data: PaymentInput, base: Any) -> dict
             return given
         return getattr(base, column) if base is not None else default
 
-    amount = terms.rounding.apply(data.amount)
-    rate = pick(data.exchange_rate, "exchange_rate", Decimal(1))
-    charges = terms.rounding.apply(pick(data.bank_charges, "bank_charges", ZERO))
+    currency = pick(data.currency, "currency", terms.currency)
+    rounding = terms.rounding_for(currency)
+    amount = rounding.apply(data.amount)
+    charges = rounding.apply(pick(data.bank_charges, "bank_charges", ZERO))
     if amount <= 0:
         raise InvalidInput(f"amount must be positive, got {money_text(amount)}")
-    if rate <= 0:
-        raise InvalidInput(f"exchangeRate must be positive, got {rate}")
     if not ZERO <= charges <= amount:
         raise InvalidInput("bankCharges must lie between 0 and the amount")
-    if rate.as_tuple().exponent < -8:
-        raise InvalidInput("exchangeRate has more than 8 decimal places")
     return {
         "amount": amount,
+        "currency": currency,
         "date": pick(data.date, "date", None),
         "payment_mode": pick(data.payment_mode, "payment_mode", DEFAULT_PAYMENT_MODE),
-        "exchange_rate": rate,
         "bank_charges": charges,
         "description": pick(data.description, "description", None),
         "reference_number": pick(data.reference_number, "reference_number", None),
     }
+
+
+def _conversion(
+    conn: Connection, terms: CustomerTerms, data: PaymentInput, values: dict[str, Any], base: Any
+) -> dict[str, Any]:
+    """The rate a payment is counted at in its customer's currency, and the amount it gives:
+    none for a payment in that currency; else the rate given, the one it was recorded at (an
+    update that changes neither rate nor currency), or the table's for its date."""
+    rate = data.exchange_rate
+    if rate is not None and rate <= 0:
+        raise InvalidInput(f"exchangeRate must be positive, got {rate}")
+    exponent = rate.as_tuple().exponent if rate is not None else 0
+    if isinstance(exponent, int) and exponent < -RATE_PLACES:
+        raise InvalidInput(f"exchangeRate has more than {RATE_PLACES} decimal places")
+    currency, on = values["currency"], values["date"]
+    if currency == terms.currency:
+        if rate is not None and rate != 1:
+            raise InvalidInput(
+                f"exchangeRate converts a payment in another currency; this one is in "
+                f"{currency}, its customer's, so its rate is 1",
+                details={"field": "exchangeRate"},
+            )
+        return {"exchange_rate": Decimal(1), "rate": None, "bcy_amount": None}
+    recorded: RecordedRate | None
+    if rate is not None:
+        recorded = RecordedRate(currency, terms.currency, rate, on, RATE_GIVEN)
+    elif base is not None and base.bcy_amount is not None and base.currency == currency:
+        source = base.rate_source or RATE_GIVEN
+        as_of = base.rate_date or base.date
+        recorded = RecordedRate(currency, terms.currency, base.exchange_rate, as_of, source)
+    else:
+        recorded = table_rate(conn, currency, terms.currency, on)
+    if recorded is None:
+        raise CurrencyMismatch(
+            f"the payment is in {currency}, customer {terms.id}'s balance in {terms.currency}; "
+            f"no {currency} to {terms.currency} rate is recorded for {on}: give exchangeRate or "
+            "record one with POST /v1/exchange-rates",
+            details={"currencyCode": currency, "customerCurrency": terms.currency},
+        )
+    converted = base_currency_amount(values["amount"], recorded.rate, terms.rounding)
+    if converted <= 0:
+        raise InvalidInput("the amount converts to nothing in the customer's currency")
+    return {"exchange_rate": recorded.rate, "rate": recorded, "bcy_amount": converted}
 
 
 def _write_allocations(

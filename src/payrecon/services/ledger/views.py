@@ -71,6 +71,10 @@ INVOICE_PAYMENT_FIELDS: dict[str, ColumnElement[Any]] = {
     "paymentMode": _p.payment_mode,
     "amount": _a.amount,
     "currency": _a.currency,
+    # A payment in another currency: the rate it was converted at, its own amount and currency.
+    "exchangeRate": _a.exchange_rate,
+    "originalAmount": _a.original_amount,
+    "originalCurrency": _a.original_currency,
     "status": _p.status,
     "rule": _a.rule,
     "createdDate": _a.created_at,

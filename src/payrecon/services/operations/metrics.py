@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
 
+from payrecon.services.providers.ledger import COLLECTED
+from payrecon.store import provider_tables
 from payrecon.store import tables as t
 
 
@@ -27,6 +29,8 @@ class PipelineFigures:
     allocations: int = 0
     amount_allocated: Decimal = Decimal(0)
     task_timings: list[TaskTiming] = field(default_factory=list)
+    ledger_breaches: int = 0  # found by the latest finished audit_ledger run
+    provider_payments_awaiting_review: int = 0
 
 
 def _seconds(started: object, finished: object) -> Decimal:
@@ -72,6 +76,23 @@ def pipeline_figures(engine: Engine) -> PipelineFigures:
         )
         for name, status, started, finished in rows:
             timings.setdefault((name, status), []).append(_seconds(started, finished))
+    with engine.connect() as conn:
+        counts = conn.execute(
+            select(t.task_runs.c.counts)
+            .where(t.task_runs.c.name == "audit_ledger", t.task_runs.c.finished_at.is_not(None))
+            .order_by(t.task_runs.c.finished_at.desc(), t.task_runs.c.id.desc())
+            .limit(1)
+        ).scalar()
+        breaches = (counts or {}).get("breaches", 0)
+        figures.ledger_breaches = breaches if isinstance(breaches, int) else 0
+        pp = provider_tables.provider_payments.c
+        figures.provider_payments_awaiting_review = int(
+            conn.execute(
+                select(func.count())
+                .select_from(provider_tables.provider_payments)
+                .where(pp.payment_id.is_(None), pp.status.in_(COLLECTED))
+            ).scalar_one()
+        )
     figures.task_timings = [
         TaskTiming(name, status, len(values), sum(values, Decimal(0)), values[-1])
         for (name, status), values in sorted(timings.items())

@@ -3,7 +3,8 @@
 Every task records its start, counts and end (or error) in `task_runs`, and beats while it runs
 (`heartbeat_at`, from a thread of the worker process), so that no run stays "running" for ever:
 
-    succeeded       the work is done (`breached`: done, and it found ledger breaches)
+    succeeded       the work is done (`breached`: done, and its counts say `outcome: breached`:
+                    the audit found ledger invariants broken)
     failed          it raised and will not be retried: the pipeline stops there, loudly
     retrying        a transient error (a dropped database or broker connection): Celery runs the
                     same message again later; this does not count against the delivery cap
@@ -35,12 +36,16 @@ from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
 from payrecon.store import tables as t
 from payrecon.store.bulk import insert_ignoring_conflicts
+from payrecon.store.listing import ListQueryLike, apply_list_query
 from payrecon.store.ops_tables import dead_letters
 
 log = get_logger(__name__)
 HEARTBEAT_SECONDS = 10.0
 LOST_AFTER_SECONDS = 45.0  # beats missed for this long: the worker is gone
 _ENDED_WITH_THEIR_WORKER = ("running", "lost")
+OUTCOME = "outcome"  # the key of a run's counts that names how it ended, when not `succeeded`
+SUCCEEDED, BREACHED = "succeeded", "breached"
+RUN_STATUSES = ("running", SUCCEEDED, "failed", "retrying", "lost", "dead_lettered", BREACHED)
 
 
 class DeadLettered(PayreconError):
@@ -212,7 +217,10 @@ def recorded_run(
             run_status=status,
         )
         raise
-    _finish(engine, run_id, recorder.status, counts=recorder.counts)
+    status = BREACHED if recorder.counts.get(OUTCOME) == BREACHED else recorder.status
+    _finish(engine, run_id, status, counts=recorder.counts)
+    if status == BREACHED:
+        log.error("tasks.run.breached", task=name, run_id=run_id)
     log.info(
         "tasks.run.succeeded",
         task=name,
@@ -333,6 +341,56 @@ def list_task_runs(
             .offset(offset)
         ).all()
     return [_run(r) for r in rows], int(total)
+
+
+# The list language of every list (`payrecon.store.listing`) on task runs.
+TASK_RUN_FIELDS: dict[str, Any] = {
+    "id": t.task_runs.c.id,
+    "taskId": t.task_runs.c.task_id,
+    "name": t.task_runs.c.name,
+    "status": t.task_runs.c.status,
+    "error": t.task_runs.c.error,
+    "startedAt": t.task_runs.c.started_at,
+    "finishedAt": t.task_runs.c.finished_at,
+}
+TASK_RUN_SHOWN = [*TASK_RUN_FIELDS, "params", "counts", "durationSeconds", "breaches"]
+
+
+@dataclass(frozen=True, slots=True)
+class _NewestFirst:
+    q: ListQueryLike
+
+    @property
+    def page_size(self) -> int:
+        return self.q.page_size
+
+    @property
+    def offset(self) -> int:
+        return self.q.offset
+
+    @property
+    def filters(self) -> dict[str, str]:
+        return self.q.filters
+
+    @property
+    def sort(self) -> list[tuple[str, bool]]:
+        return list(self.q.sort) or [("startedAt", True), ("id", True)]
+
+
+def list_task_run_page(engine: Engine, q: ListQueryLike) -> tuple[list[TaskRun], int]:
+    """Task runs with the list conventions (`?name=`, `?status=in:failed,breached`,
+    `?name=like:poll`, `sort=`, ...); newest first by default."""
+    page, count = apply_list_query(select(t.task_runs), TASK_RUN_FIELDS, _NewestFirst(q))
+    with engine.connect() as conn:
+        return [_run(r) for r in conn.execute(page)], int(conn.execute(count).scalar_one())
+
+
+def get_task_run(engine: Engine, run_id: int) -> TaskRun:
+    with engine.connect() as conn:
+        row = conn.execute(select(t.task_runs).where(t.task_runs.c.id == run_id)).first()
+    if row is None:
+        raise NotFound(f"task run {run_id} does not exist")
+    return _run(row)
 
 
 def task_run_by_task_id(engine: Engine, task_id: str) -> TaskRun:

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import update
 
-from payrecon.domain.allocation import ProposedAllocation
+from payrecon.domain.allocation import Funds, ProposedAllocation
+from payrecon.domain.ledger import base_currency_amount
 from payrecon.domain.matching import (
     InvoiceBook,
     LineToMatch,
@@ -54,20 +55,22 @@ def record_refund(ledger: LedgerWrites, refund: Any, held: Held) -> bool:
     the row, for review) if the refund cannot be the payment's."""
     pr = pt.provider_refunds
     funds = held.funds
-    refundable = funds.amount - funds.refunded
+    refundable = funds.ledger_amount - funds.refunded
+    converted = _converted_refund(ledger, funds, refund.amount)
     reason = None
     if refund.currency != funds.currency:
         reason = f"refund in {refund.currency}, payment {held.id} in {funds.currency}"
-    elif refund.amount > refundable:
+    elif (converted if converted is not None else refund.amount) > refundable:
         reason = (
-            f"refund of {refund.amount:f} exceeds the {refundable:f} {funds.currency} "
-            f"not yet refunded of payment {held.id}"
+            f"refund of {refund.amount:f} {refund.currency} exceeds the {refundable:f} "
+            f"{funds.ledger_currency} not yet refunded of payment {held.id}"
         )
     if reason is not None:
         ledger.conn.execute(update(pr).where(pr.c.id == refund.id).values(review_reason=reason))
         return False
     if held.live:
-        _trim_allocations(ledger, held, keep=refundable - refund.amount)
+        taken = converted if converted is not None else refund.amount
+        _trim_allocations(ledger, held, keep=refundable - taken)
         held = ledger.payment(held.id)
     refund_id = ledger.add_refund(
         held,
@@ -76,12 +79,25 @@ def record_refund(ledger: LedgerWrites, refund: Any, held: Held) -> bool:
             amount=refund.amount,
             reference_number=refund.external_id,
             description=refund.reference or f"{held.row.source} refund {refund.external_id}",
+            converted=converted,
         ),
     )
     ledger.conn.execute(
         update(pr).where(pr.c.id == refund.id).values(refund_id=refund_id, review_reason=None)
     )
     return True
+
+
+def _converted_refund(ledger: LedgerWrites, funds: Funds, amount: Decimal) -> Decimal | None:
+    """A refund of a payment counted through a rate, in the customer's currency: at the
+    payment's own rate, so that refunding it all gives back exactly what it counted."""
+    if funds.rate is None or funds.converted is None:
+        return None
+    if amount == funds.amount:
+        return funds.converted
+    terms = lt.customer_terms(ledger.conn, funds.customer_id)
+    assert terms is not None  # the payment's customer exists (foreign key)
+    return base_currency_amount(amount, funds.rate.rate, terms.rounding)
 
 
 def _trim_allocations(ledger: LedgerWrites, held: Held, *, keep: Decimal) -> None:
@@ -122,7 +138,7 @@ def allocate_unused(ledger: LedgerWrites, provider: ProviderRef, row: Any, held:
         id=held.id,
         booking_date=held.row.date,
         amount=unused,
-        currency=held.funds.currency,
+        currency=held.funds.ledger_currency,
         structured_reference=row.reference,
         mandate_id=row.mandate_external_id,
         provider_customer_id=row.provider_customer_id,

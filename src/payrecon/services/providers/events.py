@@ -56,6 +56,7 @@ from payrecon.services.providers.ledger import (
     store_payments,
     store_refunds,
 )
+from payrecon.services.providers.mandates import apply_mandate_events
 from payrecon.services.providers.payouts import mark_payout_status, store_payouts, sync_payout_items
 from payrecon.store import admin_tables as a
 from payrecon.store import provider_tables as pt
@@ -200,6 +201,7 @@ def store_events(
         .returning(pt.provider_events.c.effect)
     )
     effects = list(conn.execute(stmt, rows).scalars())
+    apply_mandate_events(conn, provider_id, events)  # a mandate's status is the provider's word
     return len(effects), sum(e != Effect.IGNORE.value for e in effects)
 
 
@@ -214,6 +216,7 @@ class EventCounts:
     failed: int = 0
     fetched: int = 0
     payout_items: int = 0
+    lines_retried: int = 0  # bank lines back to pending: their payout's items arrived
     ledger: LedgerCounts = field(default_factory=LedgerCounts)
 
     def as_counts(self) -> dict[str, int]:
@@ -222,6 +225,7 @@ class EventCounts:
             "events_failed": self.failed,
             "events_fetched": self.fetched,
             "payout_items": self.payout_items,
+            "lines_retried": self.lines_retried,
         }
 
 
@@ -280,7 +284,9 @@ def process_pending_events(
         counts.processed += len(rows)
         counts.failed += len(fetched.errors)
         counts.fetched += fetched.reads
-    counts.payout_items += sync_payout_items(engine, provider.id, client, now)
+    items, retried = sync_payout_items(engine, provider.id, client, now)
+    counts.payout_items += items
+    counts.lines_retried += retried
     return counts
 
 

@@ -6,7 +6,10 @@ same state twice, or an old event after a new one, changes nothing.
         -> one active `payments` row (source = the provider's kind, external_id = its id), its
            customer from the mandate (`mandates.reference` = the provider's mandate id, or the
            Stripe customer id), allocated to the invoice its reference names (exact number), then
-           to the customer's open invoices oldest due first; no known customer: kept for review
+           to the customer's open invoices oldest due first; no known customer: kept for review;
+           in another currency than the customer's: counted in the customer's through the
+           provider's payout rate or the rate table's (`store.rate_reads`), and without either
+           kept for review (`review_reason` starts `currency_mismatch:`) until a rate arrives
     provider payment failed or charged back (or a Stripe dispute withdrew the funds)
         -> the payment is `reversed`: its allocations stop counting and its invoices reopen
     provider refund live (created, submitted, paid)
@@ -27,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from payrecon.domain.ledger import base_currency_amount
 from payrecon.domain.providers import (
     DisputeStatus,
     Effect,
@@ -46,12 +50,16 @@ from payrecon.services.providers.allocations import (
     aware,
     record_refund,
 )
+from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
+from payrecon.store.admin_tables import payment_providers
 from payrecon.store.bulk import dialect_insert
 from payrecon.store.ledger_writes import Held, LedgerWrites, NewPayment, ledger_writes
+from payrecon.store.rate_reads import rate_for_payment
 
 PAYMENT_MODES = {"gocardless": "DirectDebit", "stripe": "Card"}
+CURRENCY_WAIT = "currency_mismatch"  # how the reason of a payment waiting for a rate starts
 COLLECTED = tuple(s.value for s in PaymentStatus if s.is_collected)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -137,6 +145,31 @@ def store_dispute_statuses(
         )
     wanted = [{"external_id": charge} for charge, _, _ in disputes]
     return settle_payments(conn, provider, _ids(conn, pp, provider.id, wanted), now)
+
+
+def settle_awaiting_rate(conn: Connection, base: str, quote: str, now: datetime) -> int:
+    """Settle the provider payments in `base` that wait for a rate to `quote` (a rate was just
+    recorded); returns how many are now in the ledger."""
+    pp, pr = pt.provider_payments, payment_providers
+    waiting = conn.execute(
+        select(pp.c.id, pp.c.provider_id, pr.c.kind)
+        .join(pr, pr.c.id == pp.c.provider_id)
+        .join(t.customers, t.customers.c.id == pp.c.customer_id)
+        .where(
+            pp.c.payment_id.is_(None),
+            pp.c.currency == base,
+            t.customers.c.currency == quote,
+            pp.c.review_reason.like(f"{CURRENCY_WAIT}:%"),
+            pp.c.status.in_(COLLECTED),
+        )
+        .order_by(pp.c.provider_id, pp.c.id)
+    ).all()
+    recorded = 0
+    for provider_id in sorted({r.provider_id for r in waiting}):
+        ids = [r.id for r in waiting if r.provider_id == provider_id]
+        kind = next(r.kind for r in waiting if r.provider_id == provider_id)
+        recorded += settle_payments(conn, ProviderRef(provider_id, kind), ids, now).recorded
+    return recorded
 
 
 def awaiting_ids(conn: Connection, provider_id: int, *, after_id: int, limit: int) -> list[int]:
@@ -322,6 +355,34 @@ def _record(
             conn.execute(update(pp).where(pp.c.id == row.id).values(review_reason=reason))
         counts.awaiting_review += 1
         return None
+    terms = lt.customer_terms(conn, customer_id)
+    assert terms is not None  # the mandate's customer exists (foreign key)
+    on = row.charge_date or aware(row.provider_created_at).date()
+    rate, converted = None, None
+    if row.currency != terms.currency:
+        rate = rate_for_payment(
+            conn,
+            provider_id=provider.id,
+            payout_external_id=row.payout_external_id,
+            base=row.currency,
+            quote=terms.currency,
+            on=on,
+        )
+        if rate is None:
+            reason = (
+                f"{CURRENCY_WAIT}: the payment is in {row.currency}, its customer's balance in "
+                f"{terms.currency}; no {row.currency} to {terms.currency} rate is recorded for "
+                f"{on.isoformat()} (record one with POST /v1/exchange-rates)"
+            )
+            if row.review_reason != reason or row.customer_id != customer_id:
+                conn.execute(
+                    update(pp)
+                    .where(pp.c.id == row.id)
+                    .values(review_reason=reason, customer_id=customer_id)
+                )
+            counts.awaiting_review += 1
+            return None
+        converted = base_currency_amount(row.amount, rate.rate, terms.rounding)
     held = ledger.add_payment(
         NewPayment(
             customer_id=customer_id,
@@ -333,6 +394,8 @@ def _record(
             currency=row.currency,
             reference_number=row.reference,
             description=row.description,
+            rate=rate,
+            bcy_amount=converted,
         )
     )
     conn.execute(

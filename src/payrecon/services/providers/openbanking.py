@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
@@ -123,3 +124,24 @@ def _store_lines(
         t.feed_files.update().where(t.feed_files.c.id == created[0]).values(new_line_count=new)
     )
     return new
+
+
+def list_openbanking_accounts(engine: Engine, provider_id: int) -> list[dict[str, Any]]:
+    """The accounts registered for polling, with the last day polled (None before the first)."""
+    c = pt.provider_cursors.c
+    with engine.connect() as conn:
+        provider = load_provider(conn, provider_id, kind="openbanking")
+        rows = conn.execute(
+            select(c.resource, c.watermark, c.updated_at)
+            .where(c.provider_id == provider.id, c.resource.startswith(ACCOUNT_PREFIX))
+            .order_by(c.resource)
+        ).all()
+    return [
+        {
+            "providerId": provider.id,
+            "accountId": r.resource.removeprefix(ACCOUNT_PREFIX),
+            "lastPolledDate": r.watermark,
+            "updatedAt": r.updated_at,
+        }
+        for r in rows
+    ]

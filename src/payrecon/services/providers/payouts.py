@@ -16,12 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from payrecon.domain.allocation import ProblemKind
 from payrecon.domain.matching.payouts import payout_reference_key
 from payrecon.domain.providers import PayoutStatus, ProviderPayout, ProviderPayoutItem
 from payrecon.feeds.gocardless import GoCardlessClient
 from payrecon.feeds.stripe import StripeClient
 from payrecon.logging import get_logger
 from payrecon.store import provider_tables as pt
+from payrecon.store import tables as t
 from payrecon.store.bulk import dialect_insert
 
 log = get_logger(__name__)
@@ -33,6 +35,9 @@ _MUTABLE = (
     "reference",
     "reference_key",
     "fetched_at",
+    "fx_currency",
+    "fx_rate",
+    "fx_amount",
 )
 
 
@@ -54,6 +59,9 @@ def store_payouts(
                 "reference_key": payout_reference_key(p.reference) if p.reference else None,
                 "provider_created_at": p.created_at,
                 "fetched_at": now,
+                "fx_currency": p.fx_currency,
+                "fx_rate": p.fx_rate,
+                "fx_amount": p.fx_amount,
             }
             for p in payouts
         }.values()
@@ -80,8 +88,9 @@ def mark_payout_status(conn: Connection, provider_id: int, payout_id: str, statu
 
 def sync_payout_items(
     engine: Engine, provider_id: int, client: GoCardlessClient | StripeClient, now: datetime
-) -> int:
-    """Read and store the items of every paid payout whose items are not stored yet."""
+) -> tuple[int, int]:
+    """Read and store the items of every paid payout whose items are not stored yet; returns
+    the items written and the bank lines sent back to matching (`retry_lines_waiting_for_items`)."""
     p = pt.payouts.c
     with engine.connect() as conn:
         waiting = conn.execute(
@@ -91,7 +100,7 @@ def sync_payout_items(
                 p.items_synced_at.is_(None),
             )
         ).all()
-    written = 0
+    written = retried_in_all = 0
     for payout in waiting:
         items = _items(client, payout.external_id, payout.currency)
         with engine.begin() as conn:
@@ -108,14 +117,33 @@ def sync_payout_items(
                     index_elements=["payout_id", "seq"]
                 )
                 conn.execute(insert, rows)
+            retried = retry_lines_waiting_for_items(conn, payout.external_id)
             written += len(rows)
+            retried_in_all += retried
         log.info(
             "providers.payout.items",
             provider_id=provider_id,
             payout=payout.external_id,
             items=len(rows),
+            lines_retried=retried,
         )
-    return written
+    return written, retried_in_all
+
+
+def retry_lines_waiting_for_items(conn: Connection, payout_external_id: str) -> int:
+    """Statement lines that went to review because this payout's items were not stored yet go
+    back to `pending`, so the next `reconcile_pending` settles them (in the transaction that
+    stores the items)."""
+    sl = t.statement_lines.c
+    waiting = f"{ProblemKind.PAYOUT_ITEMS_MISMATCH.value}: payout {payout_external_id} (%"
+    return int(
+        conn.execute(
+            update(t.statement_lines)
+            .where(sl.status == "unmatched", sl.reason.like(waiting))
+            .values(status="pending", reason=None)
+        ).rowcount
+        or 0
+    )
 
 
 def _items(

@@ -54,6 +54,7 @@ from payrecon.services.providers.ledger import (
     store_payments,
     store_refunds,
 )
+from payrecon.services.providers.mandates import MandateCounts, store_mandates
 from payrecon.services.providers.openbanking import poll_accounts
 from payrecon.services.providers.payouts import store_payouts
 from payrecon.store import admin_tables as a
@@ -109,6 +110,7 @@ class SyncResult:
     new_lines: int = 0
     ledger: LedgerCounts = field(default_factory=LedgerCounts)
     events: EventCounts = field(default_factory=EventCounts)
+    mandates: MandateCounts = field(default_factory=MandateCounts)
 
     def as_counts(self) -> dict[str, object]:
         return {
@@ -120,6 +122,7 @@ class SyncResult:
             "new_lines": self.new_lines,
             **self.ledger.as_counts(),
             **self.events.as_counts(),
+            **self.mandates.as_counts(),
         }
 
 
@@ -154,6 +157,12 @@ def _sync_gocardless(
     res: SyncResult,
 ) -> None:
     ref, ledger = provider.ref, res.ledger
+    # Mandates first: a payment's customer is found through its mandate.
+    res.read["mandates"] = _pass(
+        engine, provider.id, "mandates", res, now,
+        lambda after, since: client.mandate_pages(after=after, created_at_gte=since),
+        lambda conn, page: res.mandates.add(store_mandates(conn, provider.id, page, now)),
+    )  # fmt: skip
     res.read["payments"] = _pass(
         engine, provider.id, "payments", res, now,
         lambda after, since: client.payment_pages(after=after, created_at_gte=since),

@@ -43,7 +43,7 @@ from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.operations import progress
 from payrecon.services.reconciliation.context import collector_paused, load_context, payer_names
 from payrecon.services.reconciliation.routing import route_pending
-from payrecon.services.rules import load_rule_book
+from payrecon.services.rules import stored_rule_book
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from payrecon.store.bulk import batched
@@ -111,7 +111,7 @@ def reconcile_pending(
 ) -> ReconcileResult:
     """Route what is not routed yet, then reconcile every partition in turn (what the pipeline's
     workers do side by side); returns the totals of this run."""
-    rules = rules or load_rule_book()
+    rules = rules or stored_rule_book(engine)
     prepare_reconcile(engine, rules=rules)
     total = ReconcileResult()
     for partition in PARTITION_ORDER:
@@ -153,7 +153,7 @@ def reconcile_partition(
     clock: Clock = time.monotonic,
 ) -> ReconcileResult:
     """Reconcile one partition's pending lines, chunk by chunk, under its lock."""
-    rules = rules or load_rule_book()
+    rules = rules or stored_rule_book(engine)
     total = ReconcileResult()
     while True:
         started = time.perf_counter()

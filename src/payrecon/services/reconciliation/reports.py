@@ -16,6 +16,7 @@ from sqlalchemy import Engine, case, func, select
 from payrecon.domain.money import money_text
 from payrecon.services.spreadsheet import SpreadsheetSafeWriter
 from payrecon.store import tables as t
+from payrecon.store.ledger_reads import payment_ledger_amount
 
 ALLOCATION_COLUMNS = (
     "external_id",
@@ -136,7 +137,7 @@ def reconciliation_summary(engine: Engine, *, top: int = 3) -> Summary:
             .where(t.payments.c.status == "active")
         ).scalar()
         paid = conn.execute(
-            select(func.sum(t.payments.c.amount)).where(t.payments.c.status == "active")
+            select(func.sum(payment_ledger_amount())).where(t.payments.c.status == "active")
         ).scalar()
         debtors = conn.execute(
             select(

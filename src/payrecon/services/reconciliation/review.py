@@ -22,10 +22,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from payrecon.domain.allocation import RULE_MANUAL
-from payrecon.domain.errors import Conflict, InvalidInput, NotFound
+from payrecon.domain.errors import Conflict, CurrencyMismatch, InvalidInput, NotFound
+from payrecon.domain.ledger import base_currency_amount
 from payrecon.domain.matching import normalise_account
 from payrecon.domain.matching.manual import ManualAllocation, ManualMatch, judge_manual_match
 from payrecon.domain.matching.rules import RuleBook
+from payrecon.domain.money import RATE_GIVEN, RecordedRate
 from payrecon.services.admin.resources import Json, Page, row_json
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
@@ -37,9 +39,10 @@ from payrecon.store import matching_tables as mt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
 from payrecon.store.bulk import insert_ignoring_conflicts
-from payrecon.store.ledger_writes import Held, LedgerWrites, ledger_writes
+from payrecon.store.ledger_writes import Held, LedgerWrites, NewPayment, ledger_writes
 from payrecon.store.listing import ListQueryLike, apply_list_query
 from payrecon.store.queries import line_suggestions, line_to_match
+from payrecon.store.rate_reads import table_rate
 
 _sl, _a, _p = t.statement_lines.c, t.allocations.c, t.payments.c
 
@@ -72,10 +75,11 @@ ALLOCATION_FIELDS: dict[str, Any] = {
 }
 
 
-def list_statement_lines(engine: Engine, q: ListQueryLike) -> Page:
-    """Statement lines with the list conventions (`?status=unmatched` is the review queue)."""
+def list_statement_lines(engine: Engine, q: ListQueryLike, *, ignore: Sequence[str] = ()) -> Page:
+    """Statement lines with the list conventions (`?status=unmatched`: the bank lines of the
+    review queue, `services.reconciliation.review_queue` has every source)."""
     stmt = select(*(column.label(name) for name, column in LINE_FIELDS.items()))
-    page, count = apply_list_query(stmt, LINE_FIELDS, q)
+    page, count = apply_list_query(stmt, LINE_FIELDS, q, ignore=ignore)
     with engine.connect() as conn:
         items = [row_json(row) for row in conn.execute(page)]
         _add_suggestions(conn, items)
@@ -105,13 +109,18 @@ def match_by_hand(
     reason: str,
     actor: str,
     rules: RuleBook | None = None,
+    exchange_rate: Decimal | None = None,
 ) -> Json:
     """Assign a credit line to a customer and allocate it to the given invoices (possibly none:
-    the money then waits unused on the customer's account). The payer's account is learned."""
+    the money then waits unused on the customer's account). The payer's account is learned.
+    A line in another currency than the customer's is counted in the customer's at
+    `exchange_rate`, else at the rate table's for its booking date (none: 422)."""
     now = utcnow()
     with engine.begin() as conn:
         with ledger_writes(conn, now) as ledger:
-            _match(conn, ledger, line_id, customer_id, allocations, reason, actor, rules)
+            _match(
+                conn, ledger, line_id, customer_id, allocations, reason, actor, rules, exchange_rate
+            )
         recompute_customers(conn, ledger.customers, now, cause=f"statement line {line_id} matched")
     with engine.connect() as conn:
         return _line_view(conn, line_id)
@@ -126,6 +135,7 @@ def _match(
     reason: str,
     actor: str,
     rules: RuleBook | None,
+    exchange_rate: Decimal | None = None,
 ) -> None:
     """`match_by_hand` inside its unit of work."""
     ledger.lock(customers=[customer_id])
@@ -155,13 +165,20 @@ def _match(
             details={"paymentId": paid.id, "customerId": paid.customer_id},
         )
     held = ledger.payment(paid.id) if paid is not None else None
-    used = held.allocated if held is not None else Decimal(0)
+    new = None
+    if held is None:
+        new = _converted(conn, bank_payment(line_to_match(line), customer_id), exchange_rate)
+        available = new.ledger_amount
+        currency = new.funds().ledger_currency
+    else:
+        available = held.funds.available - held.allocated
+        currency = held.funds.ledger_currency
     confidence = (rules or load_rule_book()).for_owner(owner).confidence.allocation[RULE_MANUAL]
     match = ManualMatch(
         line_id,
         customer_id,
-        line.currency,
-        line.amount - used,
+        currency,
+        available,
         places,
         actor,
         reason,
@@ -170,7 +187,8 @@ def _match(
     wanted = ledger.invoices([a.invoice_id for a in allocations])
     judged = judge_manual_match(match, allocations, wanted)
     if held is None:
-        held = ledger.add_payment(bank_payment(line_to_match(line), customer_id))
+        assert new is not None
+        held = ledger.add_payment(new)
     ledger.add_allocations(held, judged)
     conn.execute(
         update(t.statement_lines)
@@ -195,6 +213,32 @@ def _match(
             "learnedAccount": learned,
         },
     )
+
+
+def _converted(conn: Connection, payment: NewPayment, given: Decimal | None) -> NewPayment:
+    """A bank payment in another currency than its customer's, counted in the customer's at
+    the rate given or the table's for its date; refused without one."""
+    terms = lt.customer_terms(conn, payment.customer_id)
+    assert terms is not None  # the customer was checked by the caller
+    if payment.currency == terms.currency:
+        if given is not None and given != 1:
+            raise InvalidInput(
+                "exchangeRate converts money in another currency than the customer's"
+            )
+        return payment
+    rate = (
+        RecordedRate(payment.currency, terms.currency, given, payment.date, RATE_GIVEN)
+        if given is not None
+        else table_rate(conn, payment.currency, terms.currency, payment.date)
+    )
+    if rate is None:
+        raise CurrencyMismatch(
+            f"the line is in {payment.currency}, customer {terms.id}'s balance in "
+            f"{terms.currency}: give exchangeRate or record a rate for {payment.date}",
+            details={"currencyCode": payment.currency, "customerCurrency": terms.currency},
+        )
+    converted = base_currency_amount(payment.amount, rate.rate, terms.rounding)
+    return replace(payment, rate=rate, bcy_amount=converted)
 
 
 def delete_allocation(
@@ -344,13 +388,17 @@ def _line_view(conn: Connection, line_id: int) -> Json:
     if payment is not None:
         allocations = _allocations(conn, _a.payment_id == payment.id)
         used = sum((a["amount"] for a in allocations), Decimal(0))
+        counted = payment.bcy_amount if payment.bcy_amount is not None else payment.amount
         item["payment"] = {
             "id": payment.id,
             "customerId": payment.customer_id,
             "status": payment.status,
             "amount": payment.amount,
+            "currency": payment.currency,
+            "exchangeRate": payment.exchange_rate,
+            "bcyAmount": counted,
             "bankCharges": payment.bank_charges,
-            "unusedAmount": payment.amount - used,
+            "unusedAmount": counted - used,
             "allocations": allocations,
         }
     undone = conn.execute(
