@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-deps lint audit unit integration format clean
+.PHONY: demo test test-deps lint audit unit integration faults format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ unit: $(VENV)/.dev
 
 integration: $(VENV)/.dev
 	$(BIN)/pytest tests/integration tests/e2e
+
+# The fault suite at full size: every fault on both brokers, 20,000 lines; prints the table of
+# docs/reliability.md (figures in var/faults/results.json).
+faults: $(VENV)/.dev
+	PAYRECON_FAULT_LINES=20000 PAYRECON_FAULT_FULL=1 $(BIN)/pytest tests/e2e/test_faults.py
+	$(BIN)/python -m tests.faults.report
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix src tests benchmarks scripts migrations

@@ -210,7 +210,7 @@ class FaultStack:
                         time.sleep(delay)
                     if ingest.poll() is not None:
                         break  # the run ended before this fault
-                    workers = self._inject(fault, workers, env, folder, database)
+                    workers = self._inject(fault, workers, env, folder, database, engine)
                     last_fault = time.monotonic()
                 _out, err = ingest.communicate(timeout=timeout)
                 ended = time.monotonic()
@@ -234,10 +234,18 @@ class FaultStack:
                 engine.dispose()
 
     def _inject(
-        self, fault: Fault, workers: list[Child], env: dict[str, str], folder: Path, database: str
+        self,
+        fault: Fault,
+        workers: list[Child],
+        env: dict[str, str],
+        folder: Path,
+        database: str,
+        engine: Engine,
     ) -> list[Child]:
         if fault.kind == "kill_worker":
-            victim = self.rng.randrange(len(workers))
+            victim = _busy_worker(workers, engine)
+            if victim is None:
+                victim = self.rng.randrange(len(workers))
             os.killpg(workers[victim].pid, signal.SIGKILL)
             workers[victim].process.wait()
             self.workspace.stop(workers[victim])
@@ -255,6 +263,29 @@ class FaultStack:
         else:
             raise ValueError(fault.kind)
         return workers
+
+
+def _busy_worker(workers: list[Child], engine: Engine) -> int | None:
+    """The index of a worker running a task now (its pool child named in `task_runs.worker`),
+    so that a kill takes work down with it; None when both are idle."""
+    import psutil
+
+    with engine.connect() as conn:
+        names = conn.execute(
+            select(t.task_runs.c.worker).where(
+                t.task_runs.c.status == "running", t.task_runs.c.worker.is_not(None)
+            )
+        ).scalars()
+    for name in names:
+        pid = int(name.rsplit(":", 1)[1])
+        try:
+            parents = {p.pid for p in psutil.Process(pid).parents()}
+        except psutil.Error:
+            continue
+        for index, worker in enumerate(workers):
+            if worker.pid in parents:
+                return index
+    return None
 
 
 def random_faults(kind: str, times: int, within: float, rng: random.Random) -> list[Fault]:

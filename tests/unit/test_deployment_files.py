@@ -30,6 +30,18 @@ def test_compose_has_the_stack() -> None:
     )
 
 
+def test_long_running_services_come_back_and_the_broker_keeps_its_messages() -> None:
+    services = COMPOSE["services"]
+    for name in ("postgres", "redis", "api", "worker", "beat", "flower"):
+        assert services[name].get("restart") == "unless-stopped", name
+    assert services["migrate"]["restart"] == "no"  # one shot: done is done
+    redis = services["redis"]
+    assert "--appendonly" in redis["command"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert any(v.endswith(":/data") for v in redis["volumes"])
+    assert "redisdata" in COMPOSE["volumes"]
+
+
 def resolve(command: list[str]) -> tuple[object, list[str]]:
     """Walk the Click command tree of `payrecon` along `command`; return the leaf and the rest."""
     node = get_command(cli_app)

@@ -292,8 +292,10 @@ task_runs = Table(
     # Added by 0017_task_heartbeats: a running run beats; `worker` names its process.
     Column("heartbeat_at", DateTime(timezone=True)),
     Column("worker", String(255)),
+    # 0019_task_runs_interrupted added `interrupted` and `retried`.
     CheckConstraint(
-        "status IN ('running','succeeded','failed','retrying','lost','dead_lettered','breached')",
+        "status IN ('running','succeeded','failed','retrying','interrupted','retried','lost',"
+        "'dead_lettered','breached')",
         name="status",
     ),
 )
@@ -305,3 +307,9 @@ Index(
     sqlite_where=task_runs.c.status == "running",
 )
 Index("ix_task_runs_task_id", task_runs.c.task_id)
+Index(
+    "ix_task_runs_interrupted",
+    task_runs.c.task_id,
+    postgresql_where=task_runs.c.status == "interrupted",
+    sqlite_where=task_runs.c.status == "interrupted",
+)

@@ -60,6 +60,17 @@ def create_celery(settings: Settings) -> Celery:
             **({"confirm_publish": True} if _amqp(settings) else {}),
         },
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
+        # A broker or result store that restarts is outlived: results are stored, and the next
+        # step of a chain is sent, once it is back (about a minute of retries), not dropped.
+        result_backend_always_retry=True,
+        result_backend_max_retries=60,
+        task_publish_retry=True,
+        task_publish_retry_policy={
+            "max_retries": 60,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
         task_time_limit=settings.visibility_timeout - 30,
         task_soft_time_limit=settings.visibility_timeout - 60,
         # Quorum queues (RabbitMQ) take no global QoS; Celery sets per-consumer QoS for them.

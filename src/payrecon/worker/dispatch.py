@@ -8,14 +8,38 @@ from typing import Any
 
 from celery import chain
 from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from payrecon.container import Container
+from payrecon.logging import get_logger
 from payrecon.services.operations.triggers import Trigger, forget_trigger, record_trigger
 from payrecon.services.pipeline import PipelineRun
 from payrecon.worker.app import QUEUES, app
 from payrecon.worker.provider_tasks import QUEUE, process_provider_events
 from payrecon.worker.registry import task_spec
 from payrecon.worker.tasks import ingest_file, recompute_balances, reconcile_steps
+
+log = get_logger(__name__)
+
+# What a result store that is restarting raises; the wait outlives it.
+_UNREACHABLE = (OSError, OperationalError, RedisConnectionError, RedisTimeoutError)
+
+
+def _unsubscribe(task_ids: Sequence[str]) -> None:
+    """Drop the result store's subscriptions for these tasks now (sending a task subscribes to
+    its result), so that none is left for the interpreter's exit to undo over a connection that
+    a restart of the store broke."""
+    consumer = getattr(app.backend, "result_consumer", None)
+    if consumer is None or not hasattr(consumer, "cancel_for"):
+        return
+    for task_id in task_ids:
+        try:
+            consumer.cancel_for(task_id)
+        except Exception as error:  # the store is down: nothing is left to undo
+            log.warning("pipeline.wait.unsubscribe_failed", error=type(error).__name__)
+            return
 
 
 def _freeze(step: Any) -> list[str]:
@@ -81,12 +105,27 @@ class CeleryPipeline:
         deadline = time.monotonic() + timeout
         results = [AsyncResult(i, app=app) for i in run.step_ids]
         last = AsyncResult(run.task_id, app=app)
+        try:
+            return self._poll(last, results, deadline, timeout)
+        finally:
+            _unsubscribe(run.step_ids)
+
+    def _poll(
+        self, last: AsyncResult, results: list[AsyncResult], deadline: float, timeout: float
+    ) -> Any:
         while True:
-            if last.ready():
-                return last.get(propagate=True)
-            for result in results:
-                if result.state == "FAILURE":
-                    result.get(propagate=True)  # raises what the step raised
+            try:
+                # Polled, not subscribed (`get` would hold a pub/sub subscription to the result
+                # store, which a restart of the store breaks): `maybe_throw` raises what a
+                # failed step raised, else gives its result.
+                if last.ready():
+                    return last.maybe_throw(propagate=True)
+                for result in results:
+                    if result.state == "FAILURE":
+                        result.maybe_throw(propagate=True)
+            except _UNREACHABLE as error:
+                # The result store is restarting: the run goes on without us; ask again.
+                log.warning("pipeline.wait.store_unreachable", error=str(error))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the pipeline did not finish within {timeout:.0f} s")
             time.sleep(0.5)

@@ -45,7 +45,19 @@ LOST_AFTER_SECONDS = 45.0  # beats missed for this long: the worker is gone
 _ENDED_WITH_THEIR_WORKER = ("running", "lost")
 OUTCOME = "outcome"  # the key of a run's counts that names how it ended, when not `succeeded`
 SUCCEEDED, BREACHED = "succeeded", "breached"
-RUN_STATUSES = ("running", SUCCEEDED, "failed", "retrying", "lost", "dead_lettered", BREACHED)
+INTERRUPTED = "interrupted"  # stopped by its worker (SystemExit): its message comes again
+RETRIED = "retried"  # an attempt that ended `retrying` or `interrupted`, whose retry has started
+RUN_STATUSES = (
+    "running",
+    SUCCEEDED,
+    "failed",
+    "retrying",
+    INTERRUPTED,
+    RETRIED,
+    "lost",
+    "dead_lettered",
+    BREACHED,
+)
 
 
 class DeadLettered(PayreconError):
@@ -188,6 +200,15 @@ def recorded_run(
             raise DeadLettered(_dead_letter(engine, task_id, name, params, deaths + 1))
     now = utcnow()
     with engine.begin() as conn:
+        if task_id is not None:  # this delivery is the retry of earlier attempts: settle them
+            conn.execute(
+                update(t.task_runs)
+                .where(
+                    t.task_runs.c.task_id == task_id,
+                    t.task_runs.c.status.in_(("retrying", INTERRUPTED)),
+                )
+                .values(status=RETRIED)
+            )
         run_id = conn.execute(
             insert(t.task_runs)
             .values(
@@ -207,7 +228,12 @@ def recorded_run(
         with _Heartbeat(engine, run_id, heartbeat_seconds):
             yield recorder
     except BaseException as exc:
-        status = "retrying" if retrying(exc) else "failed"
+        if isinstance(exc, SystemExit | KeyboardInterrupt):
+            # The worker stopped the task (a lost broker connection cancels running tasks, a
+            # cold shutdown ends them): the message is unacknowledged and is delivered again.
+            status = INTERRUPTED
+        else:
+            status = "retrying" if retrying(exc) else "failed"
         _finish(engine, run_id, status, error=f"{type(exc).__name__}: {exc}")
         log.warning(
             "tasks.run.failed",
@@ -275,6 +301,21 @@ def recover_lost_runs(
     for row in found:
         log.warning("tasks.run.lost", task=row.name, run_id=row.id, task_id=row.task_id)
     return [(r.task_id, r.name) for r in found if r.task_id]
+
+
+def interrupted_task_ids(engine: Engine) -> set[str]:
+    """The tasks whose last attempt was interrupted and whose next delivery has not started:
+    their messages are to be put back on their queues (a Redis broker that was down when the
+    worker gave them up keeps them unacknowledged until its visibility timeout)."""
+    runs, later = t.task_runs, t.task_runs.alias("later")
+    newer = select(later.c.id).where(later.c.task_id == runs.c.task_id, later.c.id > runs.c.id)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(runs.c.task_id).where(
+                runs.c.status == INTERRUPTED, runs.c.task_id.is_not(None), ~newer.exists()
+            )
+        ).scalars()
+        return set(found)
 
 
 @dataclass(frozen=True, slots=True)

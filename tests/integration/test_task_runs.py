@@ -1,0 +1,130 @@
+"""How task runs end, and what recovery puts back: a run whose delivery is retried is settled
+`retried` once the retry starts (none stays `retrying`); a run its worker stopped (SystemExit:
+a lost broker connection cancels running tasks) ends `interrupted` and its unacknowledged
+message goes back to its queue on the real Redis broker; lost runs are found by their beat."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from payrecon.config import Settings
+from payrecon.services.clock import utcnow
+from payrecon.services.operations.task_runs import (
+    interrupted_task_ids,
+    recorded_run,
+    recover_lost_runs,
+)
+from payrecon.store import tables as t
+from payrecon.worker.app import create_celery
+from payrecon.worker.recovery import put_back
+from tests.services import claim_redis_database, redis_url
+
+
+class Transient(Exception):
+    pass
+
+
+def _statuses(engine: Engine, task_id: str) -> list[str]:
+    with engine.connect() as conn:
+        query = select(t.task_runs.c.status).where(t.task_runs.c.task_id == task_id)
+        return list(conn.execute(query.order_by(t.task_runs.c.id)).scalars())
+
+
+def _attempt(engine: Engine, task_id: str, error: BaseException | None) -> None:
+    retrying = lambda exc: isinstance(exc, Transient)  # noqa: E731
+    try:
+        with recorded_run(engine, "ingest_file", task_id=task_id, params={}, retrying=retrying):
+            if error is not None:
+                raise error
+    except (Transient, SystemExit, ValueError):
+        pass
+
+
+def test_a_retried_delivery_settles_the_attempts_before_it(engine: Engine) -> None:
+    _attempt(engine, "task-a", Transient("connection dropped"))
+    assert _statuses(engine, "task-a") == ["retrying"]
+    _attempt(engine, "task-a", SystemExit(-241))
+    assert _statuses(engine, "task-a") == ["retried", "interrupted"]
+    _attempt(engine, "task-a", None)
+    assert _statuses(engine, "task-a") == ["retried", "retried", "succeeded"]
+    _attempt(engine, "task-b", ValueError("bad file"))
+    assert _statuses(engine, "task-b") == ["failed"]
+
+
+def test_only_interrupted_tasks_without_a_later_delivery_are_to_be_put_back(
+    engine: Engine,
+) -> None:
+    _attempt(engine, "stopped", SystemExit(-241))
+    _attempt(engine, "failed", ValueError("bad"))
+    _attempt(engine, "done", None)
+    assert interrupted_task_ids(engine) == {"stopped"}
+    # A redelivery that started before the stopped attempt wrote its end: not put back twice.
+    with recorded_run(engine, "ingest_file", task_id="stopped", params={}):
+        with engine.begin() as conn:
+            first = min(
+                conn.execute(
+                    select(t.task_runs.c.id).where(t.task_runs.c.task_id == "stopped")
+                ).scalars()
+            )
+            conn.execute(
+                update(t.task_runs).where(t.task_runs.c.id == first).values(status="interrupted")
+            )
+        assert interrupted_task_ids(engine) == set()
+
+
+def test_a_run_whose_worker_stopped_beating_is_marked_lost_once(engine: Engine) -> None:
+    with recorded_run(engine, "reconcile_partition", task_id="beats", params={}):
+        pass
+    _attempt(engine, "fresh", None)
+    with engine.begin() as conn:
+        conn.execute(
+            t.task_runs.insert().values(
+                task_id="silent",
+                name="reconcile_partition",
+                status="running",
+                params={},
+                counts={},
+                started_at=utcnow() - timedelta(minutes=5),
+                heartbeat_at=utcnow() - timedelta(minutes=2),
+            )
+        )
+    assert recover_lost_runs(engine, lost_after=45) == [("silent", "reconcile_partition")]
+    assert recover_lost_runs(engine, lost_after=45) == []  # another worker finds nothing left
+    assert _statuses(engine, "silent") == ["lost"]
+
+
+@pytest.fixture
+def redis_app() -> Iterator[Any]:
+    broker = f"{redis_url()}/{claim_redis_database('test_task_runs')}"
+    app = create_celery(Settings(broker_url=broker, result_backend=broker, environment="test"))
+    yield app
+    with app.connection_for_write() as connection:
+        connection.default_channel.client.flushdb()
+
+
+def test_an_unacknowledged_message_is_put_back_on_its_queue(redis_app: Any) -> None:
+    app = redis_app
+    for task_id in ("interrupted-1", "still-running-2"):
+        app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id=task_id)
+    # A consumer that took both and acknowledged neither (it stays connected: closing its
+    # channel would hand them back itself, which a broker that is down cannot take).
+    with app.connection_for_write() as consumer:
+        channel = consumer.default_channel
+        assert all(channel.basic_get("ingest", no_ack=False) is not None for _ in range(2))
+        client = channel.client
+        assert client.llen("ingest") == 0
+        assert client.hlen(channel.qos.unacked_key) == 2
+
+        assert put_back(app, {"interrupted-1"}) == 1
+        assert put_back(app, {"interrupted-1"}) == 0  # put back once, whoever asks again
+
+        assert client.llen("ingest") == 1
+        assert client.hlen(channel.qos.unacked_key) == 1
+        raw = client.lindex("ingest", 0)
+        assert json.loads(raw)["headers"]["id"] == "interrupted-1"
