@@ -2,8 +2,11 @@
 out-of-range input is a 422 (and the bound is in the OpenAPI document), never a database error.
 
     RowId   an id in a path, a query or a body: 1 .. 2^63-1 (BIGINT)
-    Money   an exact decimal, read from a JSON number (as Decimal, by `listquery.ExactJSONRoute`)
-            or a string, never from a float; within the NUMERIC(19, 4) money columns
+    Amount  the amount of a money field (its currency is the resource's; in the services it
+            becomes `domain.money.Money`): an exact decimal, read from a JSON number (as
+            Decimal, by `listquery.ExactJSONRoute`) or a string, never from a float; within the
+            NUMERIC(19, 4) money columns
+    StoredAmount  an Amount kept as given: at most the 4 places the money columns hold
     AmountFilter  an amount in a query (`amount_greater_than=`): what NUMERIC(19, 4) holds, at
             most 15 integer digits and 4 decimals
 
@@ -35,7 +38,8 @@ def _bounded(value: Decimal) -> Decimal:
 
 
 ExactDecimal = Annotated[Decimal, BeforeValidator(_refuse_float)]
-Money = Annotated[ExactDecimal, AfterValidator(_bounded)]
+Amount = Annotated[ExactDecimal, AfterValidator(_bounded)]
+StoredAmount = Annotated[Amount, Field(max_digits=19, decimal_places=4)]
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 AmountFilter = Annotated[Decimal, Field(max_digits=19, decimal_places=4, allow_inf_nan=False)]

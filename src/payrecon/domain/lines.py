@@ -49,10 +49,6 @@ class StatementLine(NamedTuple):
     bank_transaction_code: str | None = None
     return_reason: str | None = None
 
-    @property
-    def is_credit(self) -> bool:
-        return self.amount > 0
-
     def as_json_dict(self) -> dict[str, str | None]:
         """The `parse` output object: dates ISO, amount a signed decimal string."""
         out: dict[str, str | None] = {}

@@ -175,10 +175,6 @@ class Money:
     def min(self, other: Money) -> Money:
         return self if self <= other else other
 
-    @property
-    def is_zero(self) -> bool:
-        return self.amount == 0
-
     def rounded(self, places: int, mode: RoundingMode = RoundingMode.HALF_UP) -> Money:
         return Money(round_amount(self.amount, places, mode), self.currency)
 

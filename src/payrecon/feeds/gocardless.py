@@ -268,9 +268,6 @@ class GoCardlessClient:
     def get_payment(self, payment_id: str) -> ProviderPayment:
         return map_payment(self._get_one("payments", payment_id))
 
-    def get_mandate(self, mandate_id: str) -> ProviderMandate:
-        return map_mandate(self._get_one("mandates", mandate_id))
-
     def get_refund(self, refund_id: str) -> ProviderRefund:
         return map_refund(self._get_one("refunds", refund_id))
 

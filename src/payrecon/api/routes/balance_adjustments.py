@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import Money, RowId
+from payrecon.api.fields import Amount, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -41,7 +41,7 @@ class AdjustmentBody(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     customer_id: RowId = Field(alias="customerId")
-    amount_in_major_currency: Money = Field(
+    amount_in_major_currency: Amount = Field(
         alias="amountInMajorCurrency",
         description="Amount in major currency (e.g pounds/dollars/euros); positive credits",
     )

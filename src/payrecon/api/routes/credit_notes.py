@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import Money, RowId
+from payrecon.api.fields import Amount, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -67,7 +67,7 @@ class CreditAllocationBody(BaseModel):
     allocation_id: RowId | None = _field("allocationId", "allocationID", default=None)
     invoice_id: RowId | None = _field("invoiceId", "invoiceID", default=None)
     invoice_number: str | None = _field("invoiceNumber", default=None, max_length=64)
-    amount_applied: Money = _field("amountApplied")
+    amount_applied: Amount = _field("amountApplied")
 
 
 class CreditNoteBody(BaseModel):
@@ -81,7 +81,7 @@ class CreditNoteBody(BaseModel):
     currency_code: str = _field(
         "currencyCode", "CurrencyCode", min_length=3, max_length=3, pattern="^[A-Za-z]{3}$"
     )
-    amount: Money = _field("amount", "Amount")
+    amount: Amount = _field("amount", "Amount")
     credit_number: str | None = _field(
         "creditNumber", "CreditNumber", "creditRef", default=None, max_length=64
     )

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import AmountFilter, Money, RowId
+from payrecon.api.fields import Amount, AmountFilter, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -51,8 +51,8 @@ class InvoicePaymentBody(BaseModel):
         "invoicePaymentId", "invoice_payment_id", default=None
     )
     invoice_id: RowId = _field("invoiceId", "invoice_id")
-    amount_applied: Money = _field("amountApplied", "amount_applied")
-    tax_amount_withheld: Money = _field(
+    amount_applied: Amount = _field("amountApplied", "amount_applied")
+    tax_amount_withheld: Amount = _field(
         "taxAmountWithheld", "tax_amount_withheld", default=Decimal(0)
     )
 
@@ -64,15 +64,15 @@ class PaymentBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     customer_id: RowId | None = _field("customerId", "customer_id", default=None)
-    amount: Money
+    amount: Amount
     date: dt.date | None = None
     payment_mode: str | None = _field("paymentMode", "payment_mode", default=None, max_length=50)
     currency_code: str | None = _field(
         "currencyCode", "currency_code", default=None, pattern=r"^[A-Za-z]{3}$"
     )
-    exchange_rate: Money | None = _field("exchangeRate", "exchange_rate", default=None)
-    bank_charges: Money | None = _field("bankCharges", "bank_charges", default=None)
-    tax_amount_withheld: Money | None = _field(
+    exchange_rate: Amount | None = _field("exchangeRate", "exchange_rate", default=None)
+    bank_charges: Amount | None = _field("bankCharges", "bank_charges", default=None)
+    tax_amount_withheld: Amount | None = _field(
         "taxAmountWithheld", "tax_amount_withheld", default=None
     )
     description: str | None = Field(default=None, max_length=2000)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import require
-from payrecon.api.fields import Money, RowId
+from payrecon.api.fields import Amount, RowId
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -42,7 +42,7 @@ class RefundBody(BaseModel):
 
     payment_id: RowId | None = Field(default=None, alias="paymentId")
     credit_note_id: RowId | None = Field(default=None, alias="creditNoteId")
-    amount: Money
+    amount: Amount
     date: dt.date
     reference_number: str | None = Field(default=None, alias="referenceNumber", max_length=128)
     description: str | None = Field(default=None, max_length=2000)

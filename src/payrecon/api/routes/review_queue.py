@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import Principal, caller, require
 from payrecon.api.exports import export_format, export_response
-from payrecon.api.fields import ExactDecimal
+from payrecon.api.fields import ExactDecimal, StoredAmount
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -32,14 +32,13 @@ router = APIRouter(
     route_class=ExactJSONRoute,
     generate_unique_id_function=operation_id,
 )
-Money = Annotated[ExactDecimal, Field(max_digits=19, decimal_places=4)]
 
 
 class QueueAllocation(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     invoice_id: int = Field(alias="invoiceId", ge=1)
-    amount: Money
+    amount: StoredAmount
 
 
 class QueueMatchBody(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import Principal, caller, require
 from payrecon.api.exports import export_format, export_response
-from payrecon.api.fields import ExactDecimal, RowId
+from payrecon.api.fields import RowId, StoredAmount
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import (
     ExactJSONRoute,
@@ -33,15 +33,11 @@ router = APIRouter(
 LineId = Annotated[RowId, Path(description="Statement line identifier")]
 
 
-# An allocation is stored as it is given: at most the 4 places the money columns hold.
-Money = Annotated[ExactDecimal, Field(max_digits=19, decimal_places=4)]
-
-
 class AllocationBody(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     invoice_id: RowId = Field(alias="invoiceId")
-    amount: Money
+    amount: StoredAmount
 
 
 class ManualMatchBody(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from payrecon.api.auth import Principal, caller, require
-from payrecon.api.fields import Money
+from payrecon.api.fields import Amount
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.listquery import ExactJSONRoute, operation_id
 from payrecon.services.admin import tolerances
@@ -27,8 +27,8 @@ OwnerId = Annotated[int, Path(ge=1, description="Contract owner identifier")]
 class TolerancesBody(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    write_off: Money = Field(alias="writeOff", ge=0)
-    bank_charges: Money = Field(alias="bankCharges", ge=0)
+    write_off: Amount = Field(alias="writeOff", ge=0)
+    bank_charges: Amount = Field(alias="bankCharges", ge=0)
 
 
 @router.get(
