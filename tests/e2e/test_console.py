@@ -248,7 +248,7 @@ def test_undo_from_the_why_panel(webdriver: WebDriver, site: Site) -> None:
         allocation_id, line_id, _invoice_id = conn.execute(
             text(
                 "SELECT a.id, p.statement_line_id, a.invoice_id FROM allocations a"
-                " JOIN payments p ON p.id = a.payment_id WHERE a.rule = 'invoice_reference'"
+                " JOIN payments p ON p.id = a.payment_id WHERE a.rule = 'invoice_reference_exact'"
                 " AND p.status = 'active' AND p.statement_line_id IS NOT NULL"
                 " AND (SELECT count(*) FROM allocations b WHERE b.payment_id = p.id) = 1"
                 " ORDER BY a.id LIMIT 1"
@@ -259,7 +259,8 @@ def test_undo_from_the_why_panel(webdriver: WebDriver, site: Site) -> None:
     console.click(f'a[href="/console/allocations/{allocation_id}"]')
     console.wait_for(lambda: console.exists("#why-panel"), "the why-panel")
     why = console.text("#why-panel")
-    assert "invoice_reference" in why
+    assert "invoice_reference_exact" in why
+    assert "in the remittance text" in why
     assert "confidence" in why
     _accessible(console)
     console.screenshot("why-panel")
