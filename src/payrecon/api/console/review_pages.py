@@ -4,6 +4,7 @@ why-panel with undo: the services of `/v1/review-queue`, `/v1/statement-lines` a
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -23,6 +24,9 @@ from payrecon.api.console.session import ConsoleSession
 from payrecon.api.listquery import ListQuery
 from payrecon.domain.errors import InvalidInput, NotFound, PayreconError
 from payrecon.domain.matching.manual import ManualAllocation
+from payrecon.domain.review_age import AGE_BUCKETS, bucket_cutoffs
+from payrecon.services.admin.entities import CONTRACT_OWNERS
+from payrecon.services.admin.resources import list_resources
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.payments import get_payment
 from payrecon.services.ledger.views import list_invoices
@@ -38,7 +42,8 @@ LineId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 def _queue_query(request: Request) -> tuple[ListQuery, dict[str, str]]:
     params = request.query_params
-    chosen = {k: params.get(k, "").strip() for k in (*FILTERS, "reason", "amount", "sort")}
+    names = (*FILTERS, "reason", "amount", "sort", "owner", "age")
+    chosen = {k: params.get(k, "").strip() for k in names}
     filters = {k: chosen[k] for k in FILTERS if chosen[k]}
     if chosen["reason"]:
         filters["reason"] = f"like:{chosen['reason']}"
@@ -54,14 +59,31 @@ def _queue_query(request: Request) -> tuple[ListQuery, dict[str, str]]:
     return q, chosen
 
 
+def _age_period(bucket: str, today: date) -> tuple[date | None, date | None]:
+    """The dates of an age bucket's items: (first, last), inclusive; unknown: every date."""
+    cutoffs = bucket_cutoffs(today)
+    for i, (name, cutoff) in enumerate(cutoffs):
+        if name == bucket:
+            older = cutoffs[i + 1][1] + timedelta(days=1) if i + 1 < len(cutoffs) else None
+            return older, cutoff
+    return None, None
+
+
 @router.get("/review", response_class=HTMLResponse)
 def queue_page(
     request: Request, session: Annotated[ConsoleSession, Depends(page_session("read"))]
 ) -> Response:
     engine = request.app.state.container.engine
     q, chosen = _queue_query(request)
+    dated_from, dated_to = _age_period(chosen["age"], utcnow().date())
+    owners = list_resources(
+        engine, CONTRACT_OWNERS, ListQuery(1, 1000, [("name", False)], None, {})
+    ).items
+    owner_id = int(chosen["owner"]) if chosen["owner"].isdigit() else None
     try:
-        page = review_queue.list_review_queue(engine, q)
+        page = review_queue.list_review_queue(
+            engine, q, owner_id=owner_id, dated_from=dated_from, dated_to=dated_to
+        )
     except InvalidInput as exc:
         return problem_page(
             request,
@@ -88,6 +110,8 @@ def queue_page(
             "page": q.page,
             "pages": pages,
             "query": {k: v for k, v in chosen.items() if v},
+            "owners": owners,
+            "buckets": [name for name, _ in AGE_BUCKETS],
         },
     )
 
