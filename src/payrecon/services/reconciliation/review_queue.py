@@ -163,8 +163,9 @@ def list_review_queue(
 ) -> Page:
     """The queue with the list conventions (`?source=bank`, `?reason=like:currency`, ...);
     `ignore` names parameters the caller handles (`format`). `owner_id` keeps the items of one
-    contract owner (the account a line was booked on; a provider payment's customer's owner); `dated_from` and
-    `dated_to` (inclusive) keep the items dated in that period (the console's age buckets)."""
+    contract owner (the account a line was booked on; a provider payment's customer's owner);
+    `dated_from` and `dated_to` (inclusive) keep the items dated in that period (the console's
+    age buckets)."""
     queue = _queue()
     columns: dict[str, ColumnElement[Any]] = {name: queue.c[name] for name in FIELDS}
     stmt = select(*columns.values())
