@@ -352,3 +352,76 @@ def test_read_scope_sees_no_action_and_a_forged_post_is_403(
     console.open("/console/no-such-page")
     assert "Page not found" in console.text("h1")
     _accessible(console)
+
+
+def _waiting_provider_payment(engine: Engine) -> tuple[str, int, int]:
+    """A collected GoCardless payment whose mandate names no known customer, for the amount of
+    an open invoice: (review-queue item id, the invoice's customer, the invoice)."""
+    with engine.begin() as conn:
+        customer_id, invoice_id, amount, currency = conn.execute(
+            text(
+                "SELECT i.customer_id, i.id, i.total, i.currency FROM invoices i"
+                " WHERE NOT EXISTS (SELECT 1 FROM allocations a WHERE a.invoice_id = i.id)"
+                " ORDER BY i.id LIMIT 1"
+            )
+        ).one()
+        provider_id = conn.execute(
+            text(
+                "INSERT INTO payment_providers (name, kind, enabled, created_at, updated_at)"
+                " VALUES ('GoCardless (console test)', 'gocardless', false, now(), now())"
+                " RETURNING id"
+            )
+        ).scalar_one()
+        payment_id = conn.execute(
+            text(
+                "INSERT INTO provider_payments (provider_id, external_id, amount, currency,"
+                " status, mandate_external_id, charge_date, provider_created_at, fetched_at,"
+                " reference, review_reason) VALUES (:p, 'PM00CONSOLE1', :a, :c, 'confirmed',"
+                " 'MD00UNKNOWN', current_date, now(), now(), 'monthly',"
+                " 'no customer known for mandate MD00UNKNOWN') RETURNING id"
+            ),
+            {"p": provider_id, "a": amount, "c": currency},
+        ).scalar_one()
+    return f"provider-{payment_id}", int(customer_id), int(invoice_id)
+
+
+def test_a_provider_payment_from_the_queue(webdriver: WebDriver, site: Site) -> None:
+    item_id, customer_id, invoice_id = _waiting_provider_payment(site.engine)
+    console = _as(webdriver, site, "alice")
+    console.open("/console/review?source=gocardless")
+    console.click(f'a[href="/console/items/{item_id}"]')
+    console.wait_for(lambda: console.exists("#customer"), "the provider payment")
+    assert "no customer known for mandate" in console.text("main")
+    console.type("#customer", str(customer_id))
+    console.click("form.inline button")
+    console.wait_for(lambda: console.exists(f"#match-{invoice_id}"), "the customer's invoices")
+    _accessible(console)
+    console.type("#reason", "mandate belongs to this customer")
+    console.click(f"#match-{invoice_id}")
+    console.wait_for(lambda: console.exists(".notice"), "the result")
+    assert "Matched to 1 invoice" in console.text(".notice")
+    with site.engine.connect() as conn:
+        payment_id = conn.execute(
+            text("SELECT payment_id FROM provider_payments WHERE id = :i"),
+            {"i": int(item_id.removeprefix("provider-"))},
+        ).scalar_one()
+        allocated = (
+            conn.execute(
+                text("SELECT invoice_id FROM allocations WHERE payment_id = :p"), {"p": payment_id}
+            )
+            .scalars()
+            .all()
+        )
+        actors = (
+            conn.execute(
+                text(
+                    "SELECT actor FROM audit_log WHERE reason = 'mandate belongs to this customer'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert payment_id is not None
+    assert allocated == [invoice_id]
+    assert actors
+    assert set(actors) == {"alice"}

@@ -6,6 +6,7 @@ same services as the API; see docs/console.md and ADR 0010.
     rendering.py     templates, the guards (scope, CSRF), the error pages
     auth_pages.py    sign-in and sign-out
     review_pages.py  the review queue, a line, an allocation's why-panel and undo
+    item_pages.py    a provider payment waiting in the queue
     ledger_pages.py  a customer and its statement, the dashboard and task triggers
 """
 
@@ -15,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from payrecon.api.console import auth_pages, ledger_pages, review_pages
+from payrecon.api.console import auth_pages, item_pages, ledger_pages, review_pages
 from payrecon.api.console.rendering import HERE, install_console_errors, problem_page
 from payrecon.api.console.session import ConsoleHeaders, session_of
 
@@ -40,7 +41,7 @@ def _not_found_router() -> APIRouter:
 def install_console(app: FastAPI) -> None:
     """Mount the console's pages, assets, error pages and headers on `app`."""
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (auth_pages, review_pages, ledger_pages):
+    for module in (auth_pages, review_pages, item_pages, ledger_pages):
         app.include_router(module.router, prefix="/console", include_in_schema=False)
     app.include_router(_not_found_router(), prefix="/console", include_in_schema=False)
     install_console_errors(app)

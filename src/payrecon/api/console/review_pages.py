@@ -123,7 +123,7 @@ def _available(line: dict[str, Any]) -> Decimal:
     return Decimal(line["amount"])
 
 
-def _open_invoices(request: Request, customer_id: int, search: str) -> list[dict[str, Any]]:
+def open_invoices(request: Request, customer_id: int, search: str) -> list[dict[str, Any]]:
     filters = {"customerId": str(customer_id), "status": "in:open,partially_paid"}
     if search:
         filters["invoiceNumber"] = f"like:{search}"
@@ -160,13 +160,17 @@ def _line_page(
     elif line["suggestions"]:
         customer_id = int(line["suggestions"][0]["customerId"])
     search = request.query_params.get("q", "").strip()
-    invoices = _open_invoices(request, customer_id, search) if customer_id else []
+    invoices = open_invoices(request, customer_id, search) if customer_id else []
     return render(
         request,
         "line.html",
         session,
         {
             "line": line,
+            "page_url": f"/console/lines/{line_id}",
+            "match_url": f"/console/lines/{line_id}/match",
+            "currency": line["currency"],
+            "is_debit": Decimal(line["amount"]) <= 0,
             "customer_id": customer_id,
             "invoices": invoices,
             "search": search,
@@ -199,7 +203,7 @@ def _amount(raw: object) -> Decimal | None:
     return value
 
 
-def _wanted_allocations(
+def wanted_allocations(
     form: FormData, invoices: list[dict[str, Any]], available: Decimal
 ) -> list[ManualAllocation]:
     """What the form asks: `match` one invoice (its open amount, at most what the line has
@@ -241,8 +245,8 @@ def match_line(
             raise InvalidInput("choose the customer the money is from")
         customer_id = int(customer)
         line = review.get_statement_line(engine, line_id)
-        invoices = _open_invoices(request, customer_id, "")
-        wanted = _wanted_allocations(form, invoices, _available(line))
+        invoices = open_invoices(request, customer_id, "")
+        wanted = wanted_allocations(form, invoices, _available(line))
         reason = str(form.get("reason") or "").strip() or "matched in the console"
         review_queue.match_item(
             engine,
@@ -258,12 +262,13 @@ def match_line(
         )
     except PayreconError as exc:
         return _line_page(request, session, line_id, error=str(exc), status_code=422)
-    notice = (
-        "Put on the customer's account."
-        if not wanted
-        else (f"Matched to {len(wanted)} invoice{'s' if len(wanted) > 1 else ''}.")
-    )
-    return see_other(f"/console/lines/{line_id}", notice)
+    return see_other(f"/console/lines/{line_id}", matched_notice(len(wanted)))
+
+
+def matched_notice(invoices: int) -> str:
+    if not invoices:
+        return "Put on the customer's account."
+    return f"Matched to {invoices} invoice{'s' if invoices > 1 else ''}."
 
 
 @router.get("/allocations/{allocation_id}", response_class=HTMLResponse)
