@@ -170,8 +170,7 @@ def test_sign_in_sets_a_strict_http_only_session(webdriver: WebDriver, site: Sit
     console.click("#sign-in")
     assert "The name or password is wrong." in console.text(".error")
     console.type("#name", "alice")
-    console.type("#password", USERS["alice"][0])
-    console.click("#sign-in")
+    console.type("#password", USERS["alice"][0] + "\ue007")  # Enter: the keyboard alone
     console.wait_for(lambda: console.url.endswith("/console/review"), "the review queue")
     cookie = console.cookie("payrecon_console")
     assert cookie["httpOnly"] is True
@@ -197,6 +196,10 @@ def test_review_queue_and_a_one_invoice_match(webdriver: WebDriver, site: Site) 
     assert int(console.text("#queue-total")) > 0
     _accessible(console)
     console.screenshot("review-queue")
+    webdriver.command("POST", "/window/rect", {"width": 820, "height": 1180})  # a tablet
+    assert webdriver.execute("return document.documentElement.scrollWidth <= window.innerWidth")
+    console.screenshot("review-queue-tablet")
+    webdriver.command("POST", "/window/rect", {"width": 1280, "height": 1000})
     line_id, _customer_id = _waiting_line(site.engine, 1)
     console.click(f'a[href="/console/lines/{line_id}"]')
     console.wait_for(lambda: console.exists("#invoices"), "the line's open invoices")
