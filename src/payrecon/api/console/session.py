@@ -17,7 +17,8 @@ from typing import Any
 
 import jwt
 from fastapi import Request, Response
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payrecon.api.auth import SCOPES
 from payrecon.services.operations.console_users import current_user
@@ -140,17 +141,28 @@ def csrf_ok(expected: str, given: object) -> bool:
     return isinstance(given, str) and bool(given) and hmac.compare_digest(expected, given)
 
 
-class ConsoleHeaders(BaseHTTPMiddleware):
+class ConsoleHeaders:
     """The console's security headers, on every /console response (the Swagger pages keep
-    theirs: they load their own scripts)."""
+    theirs: they load their own scripts). Pure ASGI: request bodies pass through untouched."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if request.url.path == "/console" or request.url.path.startswith("/console/"):
-            response.headers["Content-Security-Policy"] = CSP
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["Referrer-Policy"] = "same-origin"
-            if not request.url.path.startswith("/console/static/"):
-                response.headers["Cache-Control"] = "no-store"
-        return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path == "/console" or path.startswith("/console/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "same-origin"
+                if not path.startswith("/console/static/"):
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
