@@ -200,3 +200,6 @@ def test_unknown_pages_and_values_answer_in_the_console_look(
     for age in ("0-2d", "3-6d", "7-29d", "30d+"):
         assert client.get("/console/review", params={"age": age, "owner": "1"}).status_code == 200
     assert client.get("/console/static/console.css").status_code == 200
+    # a notice is shown only as the console signed it after an action
+    forged = client.get("/console/review", params={"notice": "Call 0800 FRAUD", "sig": "0" * 32})
+    assert "Call 0800 FRAUD" not in forged.text

@@ -57,7 +57,7 @@ def _sign_in_page(
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request) -> Response:
     if session_of(request) is not None:
-        return see_other(_safe_next(request.query_params.get("next")))
+        return see_other(request, _safe_next(request.query_params.get("next")))
     return _sign_in_page(request, _safe_next(request.query_params.get("next")))
 
 
@@ -69,7 +69,7 @@ def sign_in(request: Request, form: Annotated[FormData, Depends(posted_form)]) -
             request, next_path, "The sign-in form had expired; please try again.", 403
         )
     name, password, token = (str(form.get(k) or "") for k in ("name", "password", "token"))
-    response = see_other(next_path)
+    response = see_other(request, next_path)
     if token.strip():
         found = token_principal(request, token.strip())
         if found is None:
@@ -88,7 +88,7 @@ def sign_in(request: Request, form: Annotated[FormData, Depends(posted_form)]) -
 @router.post("/sign-out")
 def sign_out(request: Request, form: Annotated[FormData, Depends(posted_form)]) -> Response:
     session = session_of(request)
-    response = see_other("/console/sign-in", "You are signed out.")
+    response = see_other(request, "/console/sign-in", "You are signed out.")
     if session is not None and csrf_ok(session.csrf, form.get("csrf")):
         end_session(request, response)
     return response

@@ -112,4 +112,4 @@ def match_item(
         return _item_page(request, session, item_id, error=str(exc), status_code=422)
     payment = matched.get("paymentId") or matched.get("id")
     notice = matched_notice(len(wanted)) + (f" Payment {payment} recorded." if payment else "")
-    return see_other("/console/review", notice)
+    return see_other(request, "/console/review", notice)

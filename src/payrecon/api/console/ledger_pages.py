@@ -260,4 +260,4 @@ def trigger_task(
             "Check the task's parameters, or try again.",
         )
     verb = "started" if triggered.created else "was already started with this button"
-    return see_other("/console", f"{TRIGGERS[name]} {verb} (task {triggered.task_id}).")
+    return see_other(request, "/console", f"{TRIGGERS[name]} {verb} (task {triggered.task_id}).")

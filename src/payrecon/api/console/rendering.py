@@ -7,12 +7,14 @@ post without the right one answers 403, signed in or not).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -75,7 +77,7 @@ def render(
     return templates.TemplateResponse(
         request,
         name,
-        {"session": session, "notice": request.query_params.get("notice"), **(context or {})},
+        {"session": session, "notice": notice_of(request), **(context or {})},
         status_code=status_code,
     )
 
@@ -130,9 +132,27 @@ def form_session(scope: str) -> Callable[[Request], Awaitable[ConsoleSession]]:
     return dependency
 
 
-def see_other(path: str, notice: str | None = None) -> RedirectResponse:
-    target = f"{path}?notice={quote(notice)}" if notice else path
-    return RedirectResponse(target, status_code=303)
+def _notice_mac(request: Request, notice: str) -> str:
+    key = request.app.state.container.settings.api_token_secret.get_secret_value()
+    digest = hmac.new(f"notice:{key}".encode(), notice.encode(), hashlib.sha256).hexdigest()
+    return digest[:32]
+
+
+def see_other(request: Request, path: str, notice: str | None = None) -> RedirectResponse:
+    """A redirect after a post; `notice` is shown by the next page (signed, so that a link made
+    elsewhere cannot put words of its own on a console page)."""
+    if not notice:
+        return RedirectResponse(path, status_code=303)
+    query = urlencode({"notice": notice, "sig": _notice_mac(request, notice)})
+    return RedirectResponse(f"{path}?{query}", status_code=303)
+
+
+def notice_of(request: Request) -> str | None:
+    notice = request.query_params.get("notice")
+    given = request.query_params.get("sig", "")
+    if notice and hmac.compare_digest(_notice_mac(request, notice), given):
+        return notice
+    return None
 
 
 def install_console_errors(app: FastAPI) -> None:

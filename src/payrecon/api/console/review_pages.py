@@ -262,7 +262,7 @@ def match_line(
         )
     except PayreconError as exc:
         return _line_page(request, session, line_id, error=str(exc), status_code=422)
-    return see_other(f"/console/lines/{line_id}", matched_notice(len(wanted)))
+    return see_other(request, f"/console/lines/{line_id}", matched_notice(len(wanted)))
 
 
 def matched_notice(invoices: int) -> str:
@@ -332,5 +332,5 @@ def undo_allocation(
         else "Undone; the invoice is open again."
     )
     if line_id:
-        return see_other(f"/console/lines/{line_id}", notice)
-    return see_other("/console/review", notice)
+        return see_other(request, f"/console/lines/{line_id}", notice)
+    return see_other(request, "/console/review", notice)
