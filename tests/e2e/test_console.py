@@ -428,3 +428,28 @@ def test_a_provider_payment_from_the_queue(webdriver: WebDriver, site: Site) -> 
     assert allocated == [invoice_id]
     assert actors
     assert set(actors) == {"alice"}
+
+
+def test_a_line_put_on_the_customers_account(webdriver: WebDriver, site: Site) -> None:
+    line_id, customer_id = _waiting_line(site.engine, 0)
+    console = _as(webdriver, site, "alice")
+    console.open(f"/console/lines/{line_id}?customer={customer_id}")
+    console.type("#reason", "prepayment, invoices to follow")
+    console.click("#on-account")
+    console.wait_for(lambda: console.exists(".notice"), "the result")
+    assert "Put on the customer's account." in console.text(".notice")
+    assert _line_state(site.engine, line_id) == ("matched", [])
+    with site.engine.connect() as conn:
+        payment = conn.execute(
+            text(
+                "SELECT p.customer_id, p.amount, p.unused_amount, l.amount AS line_amount"
+                " FROM payments p JOIN statement_lines l ON l.id = p.statement_line_id"
+                " WHERE p.statement_line_id = :l"
+            ),
+            {"l": line_id},
+        ).one()
+    assert payment.customer_id == customer_id
+    assert payment.unused_amount == payment.amount == payment.line_amount
+    assert _audit(site.engine, "statement_line.matched", line_id) == [
+        ("alice", "prepayment, invoices to follow")
+    ]
