@@ -85,6 +85,11 @@ def test_a_read_token_cannot_write(client: TestClient, method: str, path: str) -
 OPEN_EVERYWHERE = {"/healthz", "/readyz", "/metrics"}
 OPEN_OUTSIDE_PRODUCTION = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 SIGNED = re.compile(r"^/v1/webhooks/(gocardless|stripe)/\{provider_id\}$")
+# The console (docs/console.md) answers without a token too, by its own rules: the sign-in page,
+# its assets and the 404 page are open; every other page sends to the sign-in page (303) and
+# every form post without a session and its CSRF token is 403.
+# Signing out without a session just shows the sign-in page again.
+CONSOLE_OPEN = {"/console/sign-in", "/console/sign-out", "/console/static", "/console/{rest:path}"}
 
 
 def app_for(environment: str, tmp: Path) -> TestClient:
@@ -116,12 +121,21 @@ def test_only_the_open_routes_answer_without_a_token(
         assert isinstance(path, str), route
         for method in sorted({*(route.methods or set()), "HEAD", "OPTIONS"}):
             concrete = re.sub(r"\{[^}]+\}", "1", path)
-            status = client.request(method, concrete).status_code
+            status = client.request(method, concrete, follow_redirects=False).status_code
             answered[(method, path)] = status
+            if path == "/console" or path.startswith("/console/"):
+                if path not in CONSOLE_OPEN:
+                    expected = {"GET": 303, "POST": 403}.get(method, 405)
+                    assert status == expected, (environment, method, path, status)
+                continue
             if path in open_paths or SIGNED.match(path):
                 continue  # open by design (docs/api.md); signed webhooks never say 401
             assert status in (401, 405), (environment, method, path, status)
-    reached = {path for (method, path), status in answered.items() if status not in (401, 405)}
+    reached = {
+        path
+        for (method, path), status in answered.items()
+        if status not in (401, 405) and not path.startswith("/console")
+    }
     assert reached <= open_paths | {p for p in reached if SIGNED.match(p)}, reached
     assert reached >= OPEN_EVERYWHERE
     if environment == "production":

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from payrecon import __version__
 from payrecon.api.auth import require
 from payrecon.api.body_limit import BodySizeLimit
+from payrecon.api.console import install_console
 from payrecon.api.errors import declared_errors, install_error_handlers
 from payrecon.api.jsonenc import DecimalJSONResponse
 from payrecon.api.routes import all_routers
@@ -53,6 +54,7 @@ def create_app(container: Container | None = None, port: Pipeline | None = None)
         app.include_router(router, responses=declared_errors(router))
     if production:
         app.include_router(_openapi_behind_a_token(app))
+    install_console(app)
     return app
 
 

@@ -368,6 +368,57 @@ def providers_add_account(
     output.document({"account": account_id, "created": created})
 
 
+users_app = typer.Typer(help="The console's users (sign-in at /console).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command(
+    "add",
+    epilog=_examples(
+        "payrecon users add alice --scope read,write",
+        "printf '%s\\n' \"$PASSWORD\" | payrecon users add ops --scope admin --password-stdin",
+    ),
+)
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user's sign-in name.")],
+    scope: Annotated[
+        str, typer.Option(help="Comma-separated: read,write,admin.", metavar="SCOPES")
+    ] = "read",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+) -> None:
+    """Create a console user with a password (kept as an argon2id hash) and the API's scopes;
+    the password is asked twice on a terminal, or read from standard input."""
+    from payrecon.services.operations.console_users import add_user
+
+    output = Output(quiet=quiet, as_json=as_json)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = add_user(_container().engine, name, password, scope.split(","))
+    except PayreconError as exc:
+        raise output.fail(exc) from None
+    output.line(f"user {user.name} added with scopes {', '.join(sorted(user.scopes))}")
+    output.document({"name": user.name, "scopes": sorted(user.scopes)})
+
+
+@users_app.command("list", epilog=_examples("payrecon users list", "payrecon users list --json"))
+def users_list(as_json: AsJson = False) -> None:
+    """The console's users with their scopes."""
+    from payrecon.services.operations.console_users import list_users
+
+    output = Output(quiet=False, as_json=as_json)
+    users = list_users(_container().engine)
+    for name, scopes, disabled in users:
+        output.line(f"{name}  {scopes}{'  (disabled)' if disabled else ''}")
+    output.document([{"name": n, "scopes": s.split(), "disabled": d} for n, s, d in users])
+
+
 @app.command(epilog=_examples("payrecon demo", "payrecon demo --json | jq .most_indebted"))
 def demo(quiet: Quiet = False, as_json: AsJson = False) -> None:
     """Run the whole pipeline on bundled sample data (SQLite, in-process worker by default) and

@@ -9,6 +9,7 @@ import payrecon.store.ledger_tables  # noqa: F401  (registers the ledger tables)
 from payrecon.store import (
     admin_tables,
     audit_tables,
+    console_tables,
     finance_tables,
     ops_tables,
     provider_tables,
@@ -20,6 +21,7 @@ from payrecon.store.tables import metadata
 __all__ = [
     "admin_tables",
     "audit_tables",
+    "console_tables",
     "finance_tables",
     "metadata",
     "ops_tables",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +98,7 @@ def _queue() -> Any:
         sl.customer_id.label("customerId"),
         sl.status.label("status"),
         sl.created_at.label("createdDate"),
+        sl.contract_owner_id.label("contractOwnerId"),
     ).where(sl.status == "unmatched")
     provider = (
         select(
@@ -116,6 +117,11 @@ def _queue() -> Any:
             pp.customer_id.label("customerId"),
             literal("awaiting_review", String).label("status"),
             pp.fetched_at.label("createdDate"),
+            # a provider payment's owner is its customer's, when the customer is known
+            select(t.customers.c.contract_owner_id)
+            .where(t.customers.c.id == pp.customer_id)
+            .scalar_subquery()
+            .label("contractOwnerId"),
         )
         .join(payment_providers, pr.id == pp.provider_id)
         .where(pp.payment_id.is_(None), pp.status.in_(COLLECTED))
@@ -146,12 +152,29 @@ class _Ordered:
         return list(self.q.sort) or [("date", False)]
 
 
-def list_review_queue(engine: Engine, q: ListQueryLike, *, ignore: Sequence[str] = ()) -> Page:
+def list_review_queue(
+    engine: Engine,
+    q: ListQueryLike,
+    *,
+    ignore: Sequence[str] = (),
+    owner_id: int | None = None,
+    dated_from: date | None = None,
+    dated_to: date | None = None,
+) -> Page:
     """The queue with the list conventions (`?source=bank`, `?reason=like:currency`, ...);
-    `ignore` names parameters the caller handles (`format`)."""
+    `ignore` names parameters the caller handles (`format`). `owner_id` keeps the items of one
+    contract owner (the account a line was booked on; a provider payment's customer's owner);
+    `dated_from` and `dated_to` (inclusive) keep the items dated in that period (the console's
+    age buckets)."""
     queue = _queue()
     columns: dict[str, ColumnElement[Any]] = {name: queue.c[name] for name in FIELDS}
     stmt = select(*columns.values())
+    if owner_id is not None:
+        stmt = stmt.where(queue.c.contractOwnerId == owner_id)
+    if dated_from is not None:
+        stmt = stmt.where(queue.c.date >= dated_from)
+    if dated_to is not None:
+        stmt = stmt.where(queue.c.date <= dated_to)
     page, count = apply_list_query(stmt, columns, _Ordered(q), ignore=ignore)
     with engine.connect() as conn:
         items = [row_json(r) for r in conn.execute(page)]
