@@ -192,6 +192,11 @@ def _task_runs(engine: Engine, run_started: Any) -> list[dict[str, Any]]:
             "seconds": None
             if r.finished_at is None
             else round((r.finished_at - r.started_at).total_seconds(), 3),
+            # When it started and ended, in seconds after the ingest command was started.
+            "from": round((r.started_at - run_started).total_seconds(), 3),
+            "to": None
+            if r.finished_at is None
+            else round((r.finished_at - run_started).total_seconds(), 3),
         }
         for r in rows
     ]
