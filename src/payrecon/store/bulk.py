@@ -1,12 +1,13 @@
-"""Bulk writers: many rows per statement, conflicts on the dedupe keys ignored or upserted."""
+"""Bulk writers: many rows per statement, conflicts on the dedupe keys ignored or upserted; and
+`analyze_after_load`, which every bulk path calls once its load committed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -70,3 +71,51 @@ def upsert(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
     )
     connection.execute(stmt, list(rows))
+
+
+# A load this large (rows) always refreshes the planner's statistics, whatever the table's size;
+# a smaller one does when it is more than this share of the rows the statistics last counted.
+ANALYZE_ROWS = 10_000
+ANALYZE_SHARE = 0.10
+
+
+def analyze_after_load(engine: Engine, loaded: Mapping[Table, int]) -> list[str]:
+    """After a bulk load has COMMITTED, refresh PostgreSQL's statistics of the tables it filled
+    (`loaded`: table -> rows written), so the next query is not planned for an empty table.
+
+    Only where the load counts: more than `ANALYZE_ROWS` rows, more than `ANALYZE_SHARE` of the
+    table as last counted (`pg_class.reltuples`), or a table never analysed. Run outside the
+    load's transaction: an ANALYZE inside it would have the load's own rows counted again as
+    modified at commit, and would hold its lock until then. `SKIP_LOCKED` leaves a table that
+    another session (autovacuum, a concurrent worker's load) is analysing right now to that one.
+    Returns the names of the tables analysed; SQLite (which plans without statistics) none."""
+    if engine.dialect.name != "postgresql":
+        return []
+    wanted = {table.name: rows for table, rows in loaded.items() if rows > 0}
+    if not wanted:
+        return []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if (conn.dialect.server_version_info or (0,)) >= (15,):
+            # This session's counts of the load (the pool hands back the loading connection)
+            # reach the shared statistics now, so the ANALYZE below resets them too.
+            conn.execute(text("SELECT pg_stat_force_next_flush()"))
+        counted: dict[str, float] = dict(
+            conn.execute(
+                text(
+                    "SELECT relname, reltuples FROM pg_class"
+                    " WHERE oid = ANY(CAST(CAST(:names AS text[]) AS regclass[]))"
+                ),
+                {"names": sorted(wanted)},
+            ).all()
+        )
+        due = [
+            name
+            for name, rows in sorted(wanted.items())
+            if rows > ANALYZE_ROWS
+            or counted.get(name, -1) < 0
+            or rows > ANALYZE_SHARE * counted[name]
+        ]
+        if due:
+            # Table names are ours (Table objects), never input.
+            conn.execute(text("ANALYZE (SKIP_LOCKED) " + ", ".join(f'"{n}"' for n in due)))
+    return due

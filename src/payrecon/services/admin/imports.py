@@ -22,9 +22,12 @@ from payrecon.services.admin.bank_accounts import valid_bic, valid_iban
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.operations import progress
+from payrecon.store import ledger_tables as lt
+from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from payrecon.store.bulk import (
     advance_id_sequence,
+    analyze_after_load,
     batched,
     dialect_insert,
     insert_ignoring_conflicts,
@@ -254,6 +257,16 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
         recompute_customers(
             conn, {ids[c["external_id"]] for c in customers}, now, cause="customers imported"
         )
+    analyze_after_load(
+        engine,
+        {
+            t.customers: len(customers),
+            t.customer_bank_accounts: len(accounts),
+            t.mandates: len(mandates),
+            t.customer_balances: len(customers),
+            lt.credit_status: len(customers),
+        },
+    )
     created = sum(1 for c in customers if c["external_id"] not in existing)
     return ImportResult(rows=len(customers), created=created, updated=len(customers) - created)
 
@@ -308,6 +321,15 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
         sync_invoice_keys(conn)  # each new or renumbered invoice's normalised number
         # What the customers owe moved: their cached balances follow in the same transaction.
         recompute_customers(conn, {r["customer_id"] for r in rows}, now, cause="invoices imported")
+    analyze_after_load(
+        engine,
+        {
+            t.invoices: len(rows),
+            mt.invoice_number_keys: len(rows),
+            t.customer_balances: len(rows),
+            lt.credit_status: len(rows),
+        },
+    )
     created = sum(1 for r in rows if r["external_id"] not in existing)
     return ImportResult(rows=len(rows), created=created, updated=len(rows) - created)
 

@@ -29,8 +29,9 @@ from payrecon.services.operations import progress
 from payrecon.services.reconciliation.owner_accounts import owner_accounts, owner_of_account
 from payrecon.services.reconciliation.routing import route_batch, store_suggestions
 from payrecon.services.rules import load_rule_book
+from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
-from payrecon.store.bulk import batched, insert_ignoring_conflicts
+from payrecon.store.bulk import analyze_after_load, batched, insert_ignoring_conflicts
 from payrecon.store.copy import insert_new_rows
 from payrecon.store.queries import line_to_match, sync_invoice_keys
 
@@ -305,6 +306,7 @@ def ingest_feed_file(
             )
         log.warning("feeds.file.quarantined", feed_id=feed.id, filename=feed.filename, error=error)
         return IngestResult(feed.id, "quarantined", 0, 0, error)
+    analyze_after_load(engine, {t.statement_lines: new, mt.line_suggestions: new})
     log.info(
         "feeds.file.processed",
         feed_id=feed.id,

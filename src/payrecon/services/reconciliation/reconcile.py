@@ -46,7 +46,7 @@ from payrecon.services.reconciliation.routing import route_pending
 from payrecon.services.rules import stored_rule_book
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
-from payrecon.store.bulk import batched
+from payrecon.store.bulk import analyze_after_load, batched
 from payrecon.store.copy import insert_rows, update_from_rows
 from payrecon.store.ledger_writes import (
     PARTITIONS,
@@ -175,7 +175,17 @@ def reconcile_partition(
                 conn, ledger.customers, now, cause=f"reconciled (partition {partition})"
             )
         total.chunk_seconds.append(time.perf_counter() - started)
+        before = total.allocations
         _tally(total, lines, result, moved, partition)
+        # The allocations and payments COPY wrote (about one payment per matched line).
+        analyze_after_load(
+            engine,
+            {
+                t.allocations: total.allocations - before,
+                t.payments: len(result.decisions),
+                t.statement_lines: len(lines),
+            },
+        )
         if progress.watched() and (run := _run_pending.get()) is not None:
             progress.report("reconciling", run - _pending_count(engine), run)
     return total

@@ -33,7 +33,7 @@ from payrecon.services.reconciliation.context import collector_paused, load_cont
 from payrecon.services.rules import load_rule_book
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
-from payrecon.store.bulk import batched
+from payrecon.store.bulk import analyze_after_load, batched
 from payrecon.store.copy import insert_rows, update_from_rows
 from payrecon.store.ledger_writes import PAYOUT_PARTITION, partition_of
 from payrecon.store.queries import line_to_match
@@ -146,6 +146,7 @@ def route_pending(engine: Engine, *, rules: RuleBook | None = None) -> int:
             )
             store_suggestions(conn, suggested)
             routed += len(updates)
+    analyze_after_load(engine, {sl: routed})  # partition and status set in bulk
     if routed:
         log.info("match.lines.routed", lines=routed)
     return routed

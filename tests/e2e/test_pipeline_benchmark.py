@@ -1,0 +1,33 @@
+"""`benchmarks/pipeline.py` at CI scale: the real stack with 1 and 2 worker processes gives the
+same allocations and balances, and the matching is as accurate as on the matching benchmark.
+Correctness only: no figure of time is asserted."""
+
+from __future__ import annotations
+
+import pytest
+from benchmarks.pipeline import run
+
+from tests.services import SESSION
+
+pytestmark = pytest.mark.integration
+
+
+def test_one_and_two_workers_reconcile_alike_and_right() -> None:
+    figures = run(2000, [1, 2], seed=3, chunk=500, workspace=SESSION.workspace())
+    assert figures["identical_across_workers"]
+    for r in figures["runs"]:
+        assert r["lines"] == 2000
+        assert r["allocation_rows"] > 2000  # every line's outcome, and the allocations
+        assert r["balance_rows"] == r["customers"]
+        assert {t["status"] for t in r["tasks"]} == {"succeeded"}
+        assert sum(t["lines"] or 0 for t in r["tasks"] if t["name"] == "ingest_file") == 2000
+        accuracy = r["accuracy"]
+        assert accuracy["precision"] >= 0.99
+        assert accuracy["recall"] >= 0.95
+        assert accuracy["over_allocated_payments"] == 0
+        assert accuracy["unknown_payers_allocated"] == 0
+        assert len(r["per_worker"]) == r["workers"]
+        assert all(w["peak_rss_mb"] > 0 for w in r["per_worker"])
+        assert sum(w["tasks"] for w in r["per_worker"]) == len(r["tasks"])
+        assert r["baseline"]["bare_walk_entries"] == 2000
+        assert r["baseline"]["bare_copy_rows"] == 2000
