@@ -252,23 +252,31 @@ def test_own_postgres_from_the_embedded_wheel_runs_the_migrations(
 
 
 @pytest.mark.rabbitmq
-def test_own_rabbitmq_starts_carries_a_message_and_stops_with_its_epmd(
+def test_own_rabbitmq_nodes_start_carry_a_message_and_stop_with_their_epmd(
     fresh_workspace: Workspace,
 ) -> None:
+    """Two nodes in one workspace, as when the fault suite's own broker runs beside the
+    session's (each in its own folder, on its own ports)."""
     found = rmq.binaries()
     if found is None:
         pytest.skip("RabbitMQ is not installed (the amqp_url fixture would install it as root)")
-    url = rmq.start_own(fresh_workspace, *found)
-    assert url != rmq.DEFAULT_URL
+    urls = [rmq.start_own(fresh_workspace, *found) for _ in range(2)]
+    assert rmq.DEFAULT_URL not in urls
+    assert len(set(urls)) == 2
+    assert sorted(p.name for p in fresh_workspace.path.iterdir() if p.is_dir()) == [
+        "rabbitmq",
+        "rabbitmq-2",
+    ]
     processes = workspace_processes(fresh_workspace)
-    assert any("epmd" in " ".join(p.cmdline()) for p in processes)
-    with Connection(url, connect_timeout=5) as conn:
-        queue = Queue("payrecon-plugin-test")
-        with conn.Producer() as producer:
-            producer.publish({"ok": True}, routing_key=queue.name, declare=[queue])
-        message = conn.SimpleQueue(queue.name).get(timeout=10)
-        assert message.payload == {"ok": True}
-        message.ack()
+    assert sum(p.name() == "epmd" for p in processes) == 2
+    for url in urls:
+        with Connection(url, connect_timeout=5) as conn:
+            queue = Queue("payrecon-plugin-test")
+            with conn.Producer() as producer:
+                producer.publish({"ok": True}, routing_key=queue.name, declare=[queue])
+            message = conn.SimpleQueue(queue.name).get(timeout=10)
+            assert message.payload == {"ok": True}
+            message.ack()
     assert_closed(fresh_workspace, processes)
 
 

@@ -132,8 +132,14 @@ class Workspace:
         _write_json(self.path / "owner.json", owner)
 
     def folder(self, name: str, owner: Account | None = None) -> Path:
-        path = self.path / name
-        path.mkdir(mode=0o700)
+        """A new folder named `name`, or `name-2`, `name-3`... when a server of the same kind
+        already holds one in this workspace (the fault suite's own broker beside the session's)."""
+        with self._lock:
+            path, n = self.path / name, 1
+            while path.exists():
+                n += 1
+                path = self.path / f"{name}-{n}"
+            path.mkdir(mode=0o700)
         if owner is not None:
             os.chown(path, owner.uid, owner.gid)
         return path
