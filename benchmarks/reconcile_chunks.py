@@ -5,9 +5,13 @@ costs the same on the first and the hundredth, whatever was allocated before it.
 
 Generates the labelled matching data set (`benchmarks.matching_data`) at the chosen size,
 imports it into a scratch database, ingests its statements, then reconciles chunk by chunk and
-prints each chunk's seconds, the first and the last, and their ratio (the issue's bound: the
-last no more than 1.2 times the first). Beside them, a same-run baseline: the time of a bare
-read of one chunk's worth of statement lines, so a noisy machine shows as noise in both.
+prints each chunk's partition, lines and seconds, and the first and the last full chunk (the
+issue's bound: the last no more than 1.2 times the first). The partitions hold different
+numbers of lines, so each partition's last chunk is a partial one of any size: only full chunks
+are compared, and the cost per line is printed beside. The same-run baseline: before each
+partition, a probe (the median of five bare reads of one chunk's worth of statement lines,
+whose work does not change during the run); each chunk's seconds over its probe divides out the
+machine's load at the time, and the last full chunk over the first is printed both ways.
 Prints a table and, with --json, one JSON document.
 """
 
@@ -23,7 +27,7 @@ from pathlib import Path
 from benchmarks.matching_data import write_dataset
 from benchmarks.matching_payouts import load_payouts
 from benchmarks.matching_score import scratch_database
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select
 
 from payrecon.services.admin.imports import (
     import_contract_owners,
@@ -31,9 +35,16 @@ from payrecon.services.admin.imports import (
     import_invoices,
 )
 from payrecon.services.reconciliation.ingest import ingest_feed_file, receive_file
-from payrecon.services.reconciliation.reconcile import reconcile_pending
+from payrecon.services.reconciliation.reconcile import (
+    PARTITION_ORDER,
+    ReconcileResult,
+    prepare_reconcile,
+    reconcile_partition,
+)
+from payrecon.services.rules import stored_rule_book
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
+from payrecon.store.ledger_writes import PAYOUT_PARTITION
 
 
 def measure(lines: int, chunk: int, postgres: bool, seed: int = 1) -> dict[str, object]:
@@ -52,38 +63,70 @@ def measure(lines: int, chunk: int, postgres: bool, seed: int = 1) -> dict[str, 
             received = receive_file(engine, store, data / name)
             ingest_feed_file(engine, store, received.feed_file_id)
         ingested = time.perf_counter()
-        baseline = _bare_read(engine, chunk)
-        result = reconcile_pending(engine, chunk_size=chunk)
+        # What `reconcile_pending` does, partition by partition, with the probe before each.
+        rules = stored_rule_book(engine)
+        prepare_reconcile(engine, rules=rules)
+        result, probes = ReconcileResult(), {}
+        for partition in PARTITION_ORDER:
+            probes[partition] = _probe(engine, chunk)
+            result.add(reconcile_partition(engine, partition, chunk_size=chunk, rules=rules))
         engine.dispose()
-    seconds = result.chunk_seconds
-    full = seconds[:-1] if len(seconds) > 1 else seconds  # the last chunk may be a partial one
+    chunks = result.chunks
+    # Partitions hold different numbers of lines, so a partition's last chunk is a partial one
+    # of any size: like is compared with like, the full chunks (chunk-size lines) in run order.
+    # The payouts' partition does other work (settling payouts) and is left out of the ratios.
+    customers = [c for c in chunks if c.partition != PAYOUT_PARTITION and c.lines]
+    full = [c for c in customers if c.lines == chunk] or customers
+    per_line = [c.seconds / c.lines * 1e6 for c in full]
+    # Each chunk over the probe taken just before its partition: the machine's load at the
+    # time divides out (a chunk that costs more because more was written before it does not).
+    normalised = [c.seconds / c.lines / probes[c.partition] * chunk for c in full]
     return {
         "database": "postgresql" if postgres else "sqlite",
         "lines": result.lines,
         "chunk_size": chunk,
-        "chunks": len(seconds),
+        "chunks": len(chunks),
+        "full_chunks": len(full),
         "import_seconds": round(imported - started, 2),
         "ingest_seconds": round(ingested - imported, 2),
-        "reconcile_seconds": round(sum(seconds), 2),
-        "chunk_seconds": [round(s, 3) for s in seconds],
-        "first_chunk": round(full[0], 3),
-        "last_full_chunk": round(full[-1], 3),
-        "last_over_first": round(full[-1] / full[0], 3),
-        "median_chunk": round(statistics.median(full), 3),
-        "baseline_bare_read_seconds": round(baseline, 4),
+        "reconcile_seconds": round(sum(c.seconds for c in chunks), 2),
+        "chunk_list": [
+            {
+                "partition": c.partition,
+                "lines": c.lines,
+                "seconds": round(c.seconds, 3),
+                "probe": round(probes[c.partition], 4),
+            }
+            for c in chunks
+        ],
+        "first_full_chunk": round(full[0].seconds, 3),
+        "last_full_chunk": round(full[-1].seconds, 3),
+        "last_over_first": round(per_line[-1] / per_line[0], 3),
+        "median_full_chunk": round(statistics.median(c.seconds for c in full), 3),
+        "first_us_per_line": round(per_line[0], 1),
+        "last_us_per_line": round(per_line[-1], 1),
+        "median_us_per_line": round(statistics.median(per_line), 1),
+        "probe_seconds": {str(k): round(v, 4) for k, v in probes.items()},
+        "first_full_over_probe": round(normalised[0], 2),
+        "last_full_over_probe": round(normalised[-1], 2),
+        "last_over_first_normalised": round(normalised[-1] / normalised[0], 3),
         "matched": result.matched,
         "unmatched": result.unmatched,
     }
 
 
-def _bare_read(engine: object, chunk: int) -> float:
-    """The same-run baseline: one chunk's worth of statement lines read with no matching."""
-    started = time.perf_counter()
-    with engine.connect() as conn:  # type: ignore[attr-defined]
-        conn.execute(text("SELECT 1"))
-        rows = conn.execute(select(t.statement_lines).limit(chunk)).all()
-    assert rows
-    return time.perf_counter() - started
+def _probe(engine: Engine, chunk: int, reads: int = 5) -> float:
+    """The same-run baseline: the median of `reads` bare reads of one chunk's worth of
+    statement lines (all lines are stored before reconciling starts, so the probe's own work
+    is the same before every partition; only the machine's load changes it)."""
+    times = []
+    for _ in range(reads):
+        started = time.perf_counter()
+        with engine.connect() as conn:
+            rows = conn.execute(select(t.statement_lines).limit(chunk)).all()
+        assert rows
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -105,14 +148,24 @@ def main() -> None:
         f"{figures['chunk_size']:,}; import {figures['import_seconds']} s, ingest "
         f"{figures['ingest_seconds']} s, reconcile {figures['reconcile_seconds']} s"
     )
-    print("chunk  seconds")
-    for number, seconds in enumerate(figures["chunk_seconds"], start=1):  # type: ignore[arg-type]
-        print(f"{number:>5}  {seconds:7.3f}")
+    print("chunk  partition  lines  seconds  us/line   probe  seconds/probe")
+    for number, c in enumerate(figures["chunk_list"], start=1):  # type: ignore[arg-type]
+        us = c["seconds"] / c["lines"] * 1e6 if c["lines"] else 0.0
+        print(
+            f"{number:>5}  {c['partition']:>9}  {c['lines']:>5}  {c['seconds']:7.3f}  {us:7.1f}"
+            f"  {c['probe']:6.3f}  {c['seconds'] / c['probe']:13.1f}"
+        )
     print(
-        f"first {figures['first_chunk']} s, last full {figures['last_full_chunk']} s: "
-        f"last/first = {figures['last_over_first']} (bound 1.2); "
-        f"median {figures['median_chunk']} s; "
-        f"baseline bare read of a chunk {figures['baseline_bare_read_seconds']} s"
+        f"full chunks ({figures['full_chunks']} of {figures['chunk_size']:,} lines): first "
+        f"{figures['first_full_chunk']} s, last {figures['last_full_chunk']} s, last/first = "
+        f"{figures['last_over_first']} (bound 1.2); median {figures['median_full_chunk']} s; "
+        f"us per line first {figures['first_us_per_line']}, last {figures['last_us_per_line']}, "
+        f"median {figures['median_us_per_line']}"
+    )
+    print(
+        f"over the probe before each partition: first {figures['first_full_over_probe']}, "
+        f"last {figures['last_full_over_probe']}, last/first = "
+        f"{figures['last_over_first_normalised']}"
     )
 
 

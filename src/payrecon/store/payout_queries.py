@@ -1,5 +1,5 @@
 """Set-based reads and bulk writes of payout settlement (`domain.matching.payouts`): the payouts a
-chunk of lines may settle, with their items, in a few IN queries; and the settled payouts."""
+chunk of lines may settle, with their items, in a few set-based queries; and the settled payouts."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from payrecon.domain.matching import LineToMatch, PayoutSettlement
 from payrecon.domain.matching.payouts import PayoutItem, PayoutToSettle
 from payrecon.store import admin_tables as at
 from payrecon.store import provider_tables as pt
-from payrecon.store.bulk import batched
-
-_BATCH = 900  # SQLite's historical limit on bound parameters
+from payrecon.store.bulk import among
 
 
 def payouts_for_lines(
@@ -25,7 +23,7 @@ def payouts_for_lines(
     quoting one must not pass for a customer's payment), and the unreconciled payouts of the
     credits' currencies arriving within `window_days` of their booking dates (the fallback)."""
     po = pt.payouts.c
-    conditions: list[Any] = [po.reference_key.in_(batch) for batch in batched(sorted(keys), _BATCH)]
+    conditions: list[Any] = list(among(conn, po.reference_key, keys))
     credits = [line for line in lines if line.amount > 0]
     if credits and window_days >= 0:
         first = min(line.booking_date for line in credits) - timedelta(days=window_days)
@@ -77,10 +75,10 @@ def payouts_for_lines(
 def _items(conn: Connection, payout_ids: list[int]) -> dict[int, list[PayoutItem]]:
     i = pt.payout_items.c
     found: dict[int, list[PayoutItem]] = {}
-    for batch in batched(sorted(payout_ids), _BATCH):
+    for condition in among(conn, i.payout_id, payout_ids):
         for row in conn.execute(
             select(i.payout_id, i.type, i.amount, i.fee)
-            .where(i.payout_id.in_(batch))
+            .where(condition)
             .order_by(i.payout_id, i.seq)
         ):
             found.setdefault(row.payout_id, []).append(PayoutItem(row.type, row.amount, row.fee))

@@ -1,5 +1,6 @@
 """Set-based reads shared by the services: each loads what a whole chunk of lines needs with a
-few IN queries (batched), never one query per line."""
+few queries (`store.bulk.among`: one array parameter on PostgreSQL, IN lists on SQLite), never
+one query per line."""
 
 from __future__ import annotations
 
@@ -22,11 +23,10 @@ from payrecon.store import admin_tables as at
 from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
-from payrecon.store.bulk import batched
+from payrecon.store.bulk import SQLITE_BATCH, among, batched
 from payrecon.store.ledger_reads import invoices_where
 from payrecon.store.types import Amount
 
-_BATCH = 900  # SQLite's historical limit on bound parameters
 _ZERO = Decimal(0)
 
 
@@ -40,27 +40,23 @@ def invoices_by_keys(conn: Connection, keys: Iterable[str]) -> list[OpenInvoice]
     """The invoices whose normalised numbers are among `keys`, settled ones too (a reference to
     a settled invoice still says who paid)."""
     found: list[OpenInvoice] = []
-    for batch in batched(sorted(set(keys)), _BATCH):
-        ids = conn.execute(
-            select(mt.invoice_number_keys.c.invoice_id).where(
-                mt.invoice_number_keys.c.number_key.in_(batch)
-            )
-        ).scalars()
+    for condition in among(conn, mt.invoice_number_keys.c.number_key, keys):
+        ids = conn.execute(select(mt.invoice_number_keys.c.invoice_id).where(condition)).scalars()
         found.extend(invoices_by_ids(conn, ids))
     return found
 
 
 def invoices_by_ids(conn: Connection, ids: Iterable[int]) -> list[OpenInvoice]:
     found: list[OpenInvoice] = []
-    for batch in batched(sorted(set(ids)), _BATCH):
-        found.extend(_invoices(conn, t.invoices.c.id.in_(batch), open_only=False))
+    for condition in among(conn, t.invoices.c.id, ids):
+        found.extend(_invoices(conn, condition, open_only=False))
     return found
 
 
 def open_invoices_of_customers(conn: Connection, customer_ids: Iterable[int]) -> list[OpenInvoice]:
     found: list[OpenInvoice] = []
-    for batch in batched(sorted(set(customer_ids)), _BATCH):
-        found.extend(_invoices(conn, t.invoices.c.customer_id.in_(batch), open_only=True))
+    for condition in among(conn, t.invoices.c.customer_id, customer_ids):
+        found.extend(_invoices(conn, condition, open_only=True))
     return found
 
 
@@ -142,11 +138,11 @@ def line_suggestions(conn: Connection, line_ids: Collection[int]) -> dict[int, l
     """The suggested customers of each line (with the customer's name), best first."""
     found: dict[int, list[Any]] = {i: [] for i in line_ids}
     s = mt.line_suggestions.c
-    for batch in batched(sorted(line_ids), _BATCH):
+    for condition in among(conn, s.statement_line_id, line_ids):
         rows = conn.execute(
             select(s.statement_line_id, s.customer_id, t.customers.c.name, s.score, s.basis)
             .join(t.customers, t.customers.c.id == s.customer_id)
-            .where(s.statement_line_id.in_(batch))
+            .where(condition)
             .order_by(s.statement_line_id, s.score.desc(), s.customer_id)
         )
         for r in rows:
@@ -169,39 +165,33 @@ def customer_directory(
     numbers = sorted(set(accounts) | {token.upper() for token in tokens} | set(tokens))
     links = sorted({v for ln in lines for v in (ln.end_to_end_id, ln.structured_reference) if v})
     by_mandate: dict[str, int] = {}
-    for batch in batched(mandates, _BATCH):
+    for condition in among(conn, t.mandates.c.reference, mandates):
         rows = conn.execute(
-            select(t.mandates.c.reference, t.mandates.c.customer_id).where(
-                t.mandates.c.reference.in_(batch)
-            )
+            select(t.mandates.c.reference, t.mandates.c.customer_id).where(condition)
         )
         by_mandate.update({r.reference: r.customer_id for r in rows})
     by_account: dict[str, set[int]] = {}
-    for batch in batched(accounts, _BATCH):
+    for condition in among(conn, t.customer_bank_accounts.c.iban, accounts):
         rows = conn.execute(
             select(t.customer_bank_accounts.c.iban, t.customer_bank_accounts.c.customer_id).where(
-                t.customer_bank_accounts.c.iban.in_(batch)
+                condition
             )
         )
         for r in rows:
             by_account.setdefault(normalise_account(r.iban), set()).add(r.customer_id)
     by_number: dict[str, set[int]] = {}
-    for batch in batched(numbers, _BATCH):
-        rows = conn.execute(
-            select(t.customers.c.account_number, t.customers.c.id).where(
-                t.customers.c.account_number.in_(batch)
-            )
-        )
+    for condition in among(conn, t.customers.c.account_number, numbers):
+        rows = conn.execute(select(t.customers.c.account_number, t.customers.c.id).where(condition))
         for r in rows:
             by_number.setdefault(r.account_number.upper(), set()).add(r.id)
     by_link: dict[str, LinkTarget] = {}
-    for batch in batched(links, _BATCH):
+    for condition in among(conn, at.payment_links.c.external_id, links):
         rows = conn.execute(
             select(
                 at.payment_links.c.external_id,
                 at.payment_links.c.customer_id,
                 at.payment_links.c.invoice_id,
-            ).where(at.payment_links.c.external_id.in_(batch))
+            ).where(condition)
         )
         by_link.update({r.external_id: LinkTarget(r.customer_id, r.invoice_id) for r in rows})
     named = (
@@ -221,11 +211,9 @@ def customer_directory(
 
 def customer_owners(conn: Connection, customer_ids: Iterable[int]) -> dict[int, int]:
     owners: dict[int, int] = {}
-    for batch in batched(sorted(set(customer_ids)), _BATCH):
+    for condition in among(conn, t.customers.c.id, customer_ids):
         rows = conn.execute(
-            select(t.customers.c.id, t.customers.c.contract_owner_id).where(
-                t.customers.c.id.in_(batch)
-            )
+            select(t.customers.c.id, t.customers.c.contract_owner_id).where(condition)
         )
         owners.update({r.id: r.contract_owner_id for r in rows})
     return owners
@@ -263,10 +251,10 @@ def earlier_payments(
         (sl.c.mandate_id, mandates),
         (sl.c.counterparty_account, accounts),
     ):
-        conditions.extend(column.in_(batch) for batch in batched(values, _BATCH))
+        conditions.extend(among(conn, column, values))
     for account in sorted({d.account for d in debits if d.account}):
-        for batch in batched(sorted(tokens), _BATCH):
-            conditions.append(and_(sl.c.account == account, sl.c.external_id.in_(batch)))
+        for condition in among(conn, sl.c.external_id, tokens):
+            conditions.append(and_(sl.c.account == account, condition))
     found: dict[int, Any] = {}
     for condition in conditions:
         rows = conn.execute(
@@ -304,22 +292,16 @@ def _takes(
     """What each payment's allocations and settlements took from which invoice."""
     out: dict[int, list[tuple[OpenInvoice, Decimal]]] = {}
     settled = mt.payment_settlements
-    for batch in batched(sorted(set(payment_ids)), _BATCH):
+    for batch in batched(sorted(set(payment_ids)), SQLITE_BATCH):
         taken = [
             (r.payment_id, r.invoice_id, r.amount)
             for table in (t.allocations, settled)
+            for condition in among(conn, table.c.payment_id, batch)
             for r in conn.execute(
-                select(table.c.payment_id, table.c.invoice_id, table.c.amount).where(
-                    table.c.payment_id.in_(batch)
-                )
+                select(table.c.payment_id, table.c.invoice_id, table.c.amount).where(condition)
             )
         ]
-        invoices = {
-            i.id: i
-            for i in _invoices(
-                conn, t.invoices.c.id.in_(sorted({i for _, i, _ in taken})), open_only=False
-            )
-        }
+        invoices = {i.id: i for i in invoices_by_ids(conn, {i for _, i, _ in taken})}
         for payment_id, invoice_id, amount in sorted(taken):
             out.setdefault(payment_id, []).append((invoices[invoice_id], amount))
     return out
@@ -327,13 +309,13 @@ def _takes(
 
 def _refunded(conn: Connection, payment_ids: Iterable[int]) -> dict[int, Decimal]:
     out: dict[int, Decimal] = {}
-    for batch in batched(sorted(set(payment_ids)), _BATCH):
+    for condition in among(conn, lt.refunds.c.payment_id, payment_ids):
         rows = conn.execute(
             select(
                 lt.refunds.c.payment_id,
                 type_coerce(func.sum(lt.refunds.c.amount), Amount()).label("refunded"),
             )
-            .where(lt.refunds.c.payment_id.in_(batch))
+            .where(condition)
             .group_by(lt.refunds.c.payment_id)
         )
         out.update({r.payment_id: r.refunded for r in rows})

@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, delete, func, select
 
@@ -69,6 +69,14 @@ Clock = Callable[[], float]
 _run_pending: ContextVar[int | None] = ContextVar("payrecon_run_pending", default=None)
 
 
+class ChunkTime(NamedTuple):
+    """One reconciled chunk: its partition, how many pending lines it read, its seconds."""
+
+    partition: int
+    lines: int
+    seconds: float
+
+
 @dataclass(slots=True)
 class ReconcileResult:
     lines: int = 0
@@ -79,14 +87,14 @@ class ReconcileResult:
     moved: int = 0
     amount_allocated: Decimal = Decimal(0)
     customer_ids: set[int] = field(default_factory=set)
-    chunk_seconds: list[float] = field(default_factory=list)
+    chunks: list[ChunkTime] = field(default_factory=list)
 
     def add(self, other: ReconcileResult) -> None:
         for name in ("lines", "matched", "unmatched", "reversals", "allocations", "moved"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.amount_allocated += other.amount_allocated
         self.customer_ids |= other.customer_ids
-        self.chunk_seconds += other.chunk_seconds
+        self.chunks += other.chunks
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,7 +106,7 @@ class ReconcileResult:
             "moved": self.moved,
             "amount_allocated": f"{self.amount_allocated:f}",
             "customers": len(self.customer_ids),
-            "chunks": len(self.chunk_seconds),
+            "chunks": len(self.chunks),
         }
 
 
@@ -174,7 +182,7 @@ def reconcile_partition(
             recompute_customers(
                 conn, ledger.customers, now, cause=f"reconciled (partition {partition})"
             )
-        total.chunk_seconds.append(time.perf_counter() - started)
+        total.chunks.append(ChunkTime(partition, len(lines), time.perf_counter() - started))
         before = total.allocations
         _tally(total, lines, result, moved, partition)
         # The allocations and payments COPY wrote (about one payment per matched line).
@@ -234,7 +242,7 @@ def _tally(
         payouts=len(result.payouts),
         problems=len(result.problems),
         moved=len(moved),
-        seconds=round(total.chunk_seconds[-1], 3),
+        seconds=round(total.chunks[-1].seconds, 3),
     )
 
 

@@ -33,7 +33,7 @@ from payrecon.services.reconciliation.context import collector_paused, load_cont
 from payrecon.services.rules import load_rule_book
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
-from payrecon.store.bulk import analyze_after_load, batched
+from payrecon.store.bulk import among, analyze_after_load
 from payrecon.store.copy import insert_rows, update_from_rows
 from payrecon.store.ledger_writes import PAYOUT_PARTITION, partition_of
 from payrecon.store.queries import line_to_match
@@ -181,12 +181,13 @@ def debit_partitions(conn: Connection, debits: Sequence[LineToMatch]) -> dict[in
         {token.upper() for d in debits for _, text in d.texts for token in reference_tokens(text)}
     )
     conditions = []
-    for column, values in ((sl.c.end_to_end_id, e2e), (sl.c.mandate_id, mandates)):
-        conditions += [column.in_(batch) for batch in batched(values, 900)]
-    for batch in batched(accounts, 900):
-        conditions.append(sl.c.counterparty_account.in_(batch))
-    for batch in batched(tokens, 900):
-        conditions.append(func.upper(sl.c.external_id).in_(batch))
+    for column, values in (
+        (sl.c.end_to_end_id, e2e),
+        (sl.c.mandate_id, mandates),
+        (sl.c.counterparty_account, accounts),
+        (func.upper(sl.c.external_id), tokens),
+    ):
+        conditions += list(among(conn, column, values))
     for condition in conditions:
         rows = conn.execute(
             select(
