@@ -8,7 +8,7 @@ decimals (never float) and booleans (true/false/1/0).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -48,11 +48,13 @@ def apply_list_query(
     q: ListQueryLike,
     *,
     ignore: Collection[str] = (),
+    default_sort: Sequence[tuple[str, bool]] = (),
 ) -> tuple[Select[Any], Select[Any]]:
     """(the page: filtered, ordered, limited; the count of every filtered row).
 
     A filter on a field that is neither in `columns` nor in `ignore` (parameters the caller
     handles itself) is an `InvalidInput` naming the field, and so is a sort on an unknown field.
+    Without `sort=`, the rows come in `default_sort` order ((field, descending) pairs), then by id.
     """
     for field, raw in q.filters.items():
         if field in ignore:
@@ -66,14 +68,15 @@ def apply_list_query(
         stmt = stmt.where(filter_condition(field, column, raw))
     count = select(func.count()).select_from(stmt.order_by(None).subquery())
     order: list[ColumnElement[Any]] = []
-    for field, descending in q.sort:
+    sort = list(q.sort) or list(default_sort)
+    for field, descending in sort:
         column = columns.get(field)
         if column is None:
             raise InvalidInput(
                 f"unknown sort field {field!r}", details={"field": field, "known": sorted(columns)}
             )
         order.append(column.desc() if descending else column.asc())
-    if "id" in columns and "id" not in {field for field, _ in q.sort}:
+    if "id" in columns and "id" not in {field for field, _ in sort}:
         order.append(columns["id"].asc())  # a stable order, so pages neither repeat nor skip
     page = stmt.order_by(None).order_by(*order).limit(q.page_size).offset(q.offset)
     return page, count

@@ -21,7 +21,6 @@ from payrecon.domain.matching.amounts import KIND_PAYMENT_LINK, Clock, allocate_
 from payrecon.domain.matching.book import (
     CustomerDirectory,
     InvoiceBook,
-    LinkTarget,
     PaymentHistory,
 )
 from payrecon.domain.matching.customers import (
@@ -34,9 +33,6 @@ from payrecon.domain.matching.customers import (
 )
 from payrecon.domain.matching.debits import decide_debit
 from payrecon.domain.matching.model import (
-    RULE_EXACT_REFERENCE,
-    RULE_MANUAL,
-    DebitKind,
     LineDecision,
     LineToMatch,
     MatchResult,
@@ -46,8 +42,6 @@ from payrecon.domain.matching.model import (
     ProblemKind,
     ProposedAllocation,
     Reversal,
-    Settlement,
-    Suggestion,
 )
 from payrecon.domain.matching.payouts import (
     PayoutBook,
@@ -71,36 +65,12 @@ _BOOKING_DATE = attrgetter("booking_date")
 _CERTAIN = Decimal("1.000")
 
 __all__ = [
-    "RULE_EXACT_REFERENCE",
-    "RULE_MANUAL",
-    "CustomerDirectory",
-    "DebitKind",
-    "InvoiceBook",
-    "LineDecision",
     "LineRoute",
-    "LineToMatch",
-    "LinkTarget",
     "MatchContext",
-    "MatchResult",
-    "OpenInvoice",
-    "OriginalPayment",
-    "PayerNameIndex",
-    "PaymentHistory",
-    "PayoutBook",
-    "PayoutSettlement",
-    "Problem",
-    "ProblemKind",
-    "ProposedAllocation",
-    "Reversal",
-    "Settlement",
-    "Suggestion",
     "allocate_known",
     "candidate_numbers",
-    "invoice_key",
     "match_lines",
-    "normalise_account",
     "payout_reference_candidates",
-    "reference_tokens",
     "referenced_keys",
     "route_lines",
     "suggest_payers",

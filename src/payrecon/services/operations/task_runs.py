@@ -397,31 +397,15 @@ TASK_RUN_FIELDS: dict[str, Any] = {
 TASK_RUN_SHOWN = [*TASK_RUN_FIELDS, "params", "counts", "durationSeconds", "breaches"]
 
 
-@dataclass(frozen=True, slots=True)
-class _NewestFirst:
-    q: ListQueryLike
-
-    @property
-    def page_size(self) -> int:
-        return self.q.page_size
-
-    @property
-    def offset(self) -> int:
-        return self.q.offset
-
-    @property
-    def filters(self) -> dict[str, str]:
-        return self.q.filters
-
-    @property
-    def sort(self) -> list[tuple[str, bool]]:
-        return list(self.q.sort) or [("startedAt", True), ("id", True)]
-
-
 def list_task_run_page(engine: Engine, q: ListQueryLike) -> tuple[list[TaskRun], int]:
     """Task runs with the list conventions (`?name=`, `?status=in:failed,breached`,
     `?name=like:poll`, `sort=`, ...); newest first by default."""
-    page, count = apply_list_query(select(t.task_runs), TASK_RUN_FIELDS, _NewestFirst(q))
+    page, count = apply_list_query(
+        select(t.task_runs),
+        TASK_RUN_FIELDS,
+        q,
+        default_sort=[("startedAt", True), ("id", True)],
+    )
     with engine.connect() as conn:
         return [_run(r) for r in conn.execute(page)], int(conn.execute(count).scalar_one())
 

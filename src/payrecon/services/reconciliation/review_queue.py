@@ -17,7 +17,7 @@ audited, and tells the provider sync that the payment's customer is now known.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -129,29 +129,6 @@ def _queue() -> Any:
     return union_all(lines, provider).subquery("review_queue")
 
 
-@dataclass(frozen=True, slots=True)
-class _Ordered:
-    """A list query whose default order is the oldest money first."""
-
-    q: ListQueryLike
-
-    @property
-    def page_size(self) -> int:
-        return self.q.page_size
-
-    @property
-    def offset(self) -> int:
-        return self.q.offset
-
-    @property
-    def filters(self) -> dict[str, str]:
-        return self.q.filters
-
-    @property
-    def sort(self) -> list[tuple[str, bool]]:
-        return list(self.q.sort) or [("date", False)]
-
-
 def list_review_queue(
     engine: Engine,
     q: ListQueryLike,
@@ -175,7 +152,13 @@ def list_review_queue(
         stmt = stmt.where(queue.c.date >= dated_from)
     if dated_to is not None:
         stmt = stmt.where(queue.c.date <= dated_to)
-    page, count = apply_list_query(stmt, columns, _Ordered(q), ignore=ignore)
+    page, count = apply_list_query(
+        stmt,
+        columns,
+        q,
+        ignore=ignore,
+        default_sort=[("date", False)],  # oldest money first
+    )
     with engine.connect() as conn:
         items = [row_json(r) for r in conn.execute(page)]
         _add_suggestions(conn, items)
