@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from starlette.requests import Request
 
-from payrecon.api.listquery import ListQuery, list_query, list_response
+from payrecon.api.listquery import ListQuery, list_response, read_list_query
 from payrecon.domain.errors import InvalidInput
 from payrecon.store.listing import apply_list_query
 from payrecon.store.types import Amount
@@ -83,7 +83,7 @@ def request_for(**params: str | list[str]) -> Request:
 
 
 def parse(**params: str | list[str]) -> ListQuery:
-    return list_query(request_for(**params))
+    return read_list_query(request_for(**params))
 
 
 @pytest.fixture

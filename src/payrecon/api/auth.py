@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -64,12 +64,15 @@ def _scopes(claims: dict[str, Any]) -> set[str]:
 _IMPLIED = {"read": {"read", "write", "admin"}, "write": {"write", "admin"}, "admin": {"admin"}}
 
 
-def caller(scope: str) -> Callable[..., Principal]:
+def caller(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that lets the request through only with a token holding `scope`, and hands
-    the route the `Principal` (for the audit log). `admin` implies `write` implies `read`."""
+    the route the `Principal` (for the audit log). `admin` implies `write` implies `read`.
+
+    Async, as is `require`'s: the check does no I/O, and FastAPI runs a plain `def` dependency
+    in its thread pool, a hop to a thread and back on every request for a microsecond's work."""
     implied = _IMPLIED[scope]
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -92,12 +95,12 @@ def caller(scope: str) -> Callable[..., Principal]:
     return dependency
 
 
-def require(scope: str) -> Callable[..., set[str]]:
+def require(scope: str) -> Callable[..., Coroutine[Any, Any, set[str]]]:
     """Like `caller`, for routes that need only the check: returns the token's scopes."""
     check = caller(scope)
 
     # A plain default, not Annotated: `check` is local, and annotations are strings here.
-    def dependency(principal: Principal = Depends(check)) -> set[str]:
+    async def dependency(principal: Principal = Depends(check)) -> set[str]:
         return set(principal.scopes)
 
     return dependency

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii  # what json.dumps(str) runs, in C
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -21,6 +22,40 @@ def encode(value: Any) -> str:
 
 
 def _encode(value: Any, out: list[str]) -> None:
+    # The exact types of nearly every value first, each written as json.dumps writes it, without
+    # its per-call set-up (a list page of 100 payments holds some 3,000 values).
+    kind = type(value)
+    if kind is str:
+        out.append(encode_basestring_ascii(value))
+    elif kind is Decimal:
+        out.append(money_text(value))
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif value is None:
+        out.append("null")
+    elif kind is dict:
+        out.append("{")
+        first = True
+        for key, item in value.items():
+            if not first:
+                out.append(",")
+            first = False
+            out.append(encode_basestring_ascii(str(key)))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    elif kind is list:
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        _encode_other(value, out)
+
+
+def _encode_other(value: Any, out: list[str]) -> None:
     if value is None or isinstance(value, bool | int | str):
         out.append(json.dumps(value))
     elif isinstance(value, Decimal):

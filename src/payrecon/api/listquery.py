@@ -66,7 +66,7 @@ class ListQuery:
         return (self.page - 1) * self.page_size
 
 
-def list_query(
+async def list_query(
     request: Request,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page of results to show")] = 1,
     page_size: Annotated[
@@ -89,8 +89,15 @@ def list_query(
     ] = None,
 ) -> ListQuery:
     """FastAPI dependency. The keyword parameters only document the conventions in OpenAPI; the
-    values are read from `request` so that `list_query(request)` called directly means the same."""
+    values are read from `request` by `read_list_query`, which means the same called directly.
+    Async because it does no I/O: FastAPI runs a plain `def` dependency in its thread pool, a hop
+    to a thread and back on every list request."""
     del page, page_size, sort, fields
+    return read_list_query(request)
+
+
+def read_list_query(request: Request) -> ListQuery:
+    """The list query of `request` (what the `list_query` dependency gives a route)."""
     params = request.query_params
     filters: dict[str, str] = {}
     for name in params:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 from payrecon.store.types import Amount, Id
@@ -241,6 +242,9 @@ payments = Table(
     CheckConstraint("bcy_amount IS NULL OR bcy_amount > 0", name="bcy_amount_positive"),
 )
 Index("ix_payments_customer_date", payments.c.customer_id, payments.c.date)
+# Added by 0021_payment_list_indexes: the list's filters by date and by reference.
+Index("ix_payments_date", payments.c.date, payments.c.id)
+Index("ix_payments_reference_number_lower", func.lower(payments.c.reference_number))
 
 allocations = Table(
     "allocations",

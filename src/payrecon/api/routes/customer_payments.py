@@ -180,7 +180,7 @@ _Modes = "All|Check|Cash|BankTransfer|Paypal|CreditCard|GoogleCheckout|Credit|Au
 _Modes += "BankRemittance|Payflowpro|Stripe|TwoCheckout|Braintree|Others"
 
 
-def payment_search_parameters(
+async def payment_search_parameters(
     customer_name: _Text = None,
     customer_name_startswith: _Text = None,
     customer_name_contains: _Text = None,
@@ -220,7 +220,8 @@ def payment_search_parameters(
     | None = None,
     sort_order: Literal["A", "D"] | None = None,
 ) -> payment_reads.PaymentSearch:
-    """Seed 001's list parameters (`date` and `amount` are also Admin-API equality filters)."""
+    """Seed 001's list parameters (`date` and `amount` are also Admin-API equality filters).
+    Async, as `list_query` is: no I/O, so no hop to the thread pool."""
     del date, amount  # handled with the Admin API filters of the same name
     given = dict(locals())
     conditions: list[tuple[str, str, object]] = []

@@ -38,12 +38,15 @@ from sqlalchemy import (
 from payrecon.domain.balances import billing_period_start, customer_balance
 from payrecon.domain.credit_status import CreditStatus, owes_more_than_threshold
 from payrecon.domain.errors import NotFound
+from payrecon.domain.ledger import Rounding
+from payrecon.domain.money import RoundingMode
 from payrecon.services.clock import utcnow
 from payrecon.services.operations import progress
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.admin_tables import billing_cycles
 from payrecon.store.bulk import dialect_insert
+from payrecon.store.db import reading
 from payrecon.store.ledger_reads import payment_ledger_amount
 from payrecon.store.types import Amount
 
@@ -260,33 +263,54 @@ def recompute_balances(
     return count
 
 
-def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:
-    """The cached balance of one customer, computed now if the cache has none yet."""
-    query = select(
-        t.customer_balances,
+def _balance_read(customer_id: int) -> Any:
+    """One customer's cached balance, whether it has an active mandate, and its owner's rounding,
+    in one statement (the balance columns are NULL while the cache has no row for it)."""
+    b, c, o = t.customer_balances, t.customers, t.contract_owners
+    has_mandate = (
         select(t.mandates.c.id)
-        .where(and_(t.mandates.c.customer_id == customer_id, t.mandates.c.status == "active"))
+        .where(t.mandates.c.customer_id == c.c.id, t.mandates.c.status == "active")
         .exists()
-        .label("has_mandate"),
-    ).where(t.customer_balances.c.customer_id == customer_id)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
-        if row is None:
-            exists = conn.execute(
-                select(t.customers.c.id).where(t.customers.c.id == customer_id)
-            ).first()
-            if exists is None:
-                raise NotFound(f"customer {customer_id} does not exist")
+        .label("has_mandate")
+    )
+    return (
+        select(
+            c.c.id,
+            c.c.currency.label("customer_currency"),
+            o.c.price_rounding_mode,
+            o.c.price_decimal_places,
+            b.c.customer_id.label("cached"),
+            b.c.currency,
+            b.c.balance,
+            b.c.total_invoiced,
+            b.c.total_payments,
+            b.c.total_payments_since_last_invoice,
+            b.c.computed_at,
+            has_mandate,
+        )
+        .select_from(c)
+        .join(o, o.c.id == c.c.contract_owner_id)
+        .outerjoin(b, b.c.customer_id == c.c.id)
+        .where(c.c.id == customer_id)
+    )
+
+
+def get_balance(engine: Engine, customer_id: int) -> CustomerBalance:
+    """The cached balance of one customer, computed now if the cache has none yet (one query
+    and one pooled connection when it has: this is the hot path of `GET /v1/customer-balances`)."""
+    with reading(engine) as conn:
+        row = conn.execute(_balance_read(customer_id)).first()
     if row is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    if row.cached is None:
         recompute_balances(engine, customer_ids=[customer_id])
         return get_balance(engine, customer_id)
-    with engine.connect() as conn:
-        terms = lt.customer_terms(conn, customer_id)
     # Every figure shown is rounded by the owner's rule as it stands now (the rows keep what
     # was recorded, e.g. three places while the owner had three).
-    shown = terms.rounding.apply if terms is not None else (lambda amount: amount)
+    owner = Rounding(row.price_decimal_places, RoundingMode(row.price_rounding_mode))
+    shown = owner.in_currency(row.customer_currency).apply
     return CustomerBalance(
-        customer_id=row.customer_id,
+        customer_id=row.id,
         currency=row.currency,
         balance=shown(row.balance),
         total_invoiced=shown(row.total_invoiced),

@@ -18,6 +18,7 @@ from payrecon.domain.errors import InvalidInput
 from payrecon.domain.ledger import Rounding, base_currency_amount, original_currency_amount
 from payrecon.domain.money import RoundingMode
 from payrecon.store import tables as t
+from payrecon.store.db import reading
 from payrecon.store.ledger_reads import payment_ledger_amount
 from payrecon.store.listing import ListQueryLike, apply_list_query
 
@@ -227,23 +228,46 @@ def list_payments(engine: Engine, q: ListQueryLike, search: PaymentSearch) -> Pa
     }
     if "bcyAmount" in q.filters:
         raise InvalidInput("bcyAmount can be sorted by, not filtered on; filter on amount")
-    stmt = (
-        select(p.c.id)
-        .select_from(p)
-        .join(t.customers, t.customers.c.id == p.c.customer_id)
-        .outerjoin(t.statement_lines, t.statement_lines.c.id == p.c.statement_line_id)
-        .where(*_search_conditions(search, columns))
-    )
     sort = list(q.sort)
     if search.sort is not None:
         sort.insert(0, (SORT_COLUMNS[search.sort[0]], search.sort[1]))
     if not sort:
         sort = [("date", True)]  # seed 001's default: sort_column=date, sort_order=D
+    used = _fields_used(q, sort, search)
+    stmt = select(p.c.id).select_from(p)
+    # Joined only when a filter or the order names their fields: every payment has exactly one
+    # customer (NOT NULL, a foreign key) and at most one line, so the join changes no count, and
+    # without it a page of one day's payments does not look up each payment's customer.
+    if used & _CUSTOMER_FIELDS:
+        stmt = stmt.join(t.customers, t.customers.c.id == p.c.customer_id)
+    if "accountName" in used:
+        stmt = stmt.outerjoin(t.statement_lines, t.statement_lines.c.id == p.c.statement_line_id)
+    stmt = stmt.where(*_search_conditions(search, columns))
     page, count = apply_list_query(stmt, columns, _Sorted(q, sort), ignore=SEED_PARAMETERS)
-    with engine.connect() as conn:
-        total = int(conn.execute(count).scalar_one())
-        ids = list(conn.execute(page).scalars())
-        return PaymentPage(payment_views(conn, ids), total)
+    # The page and the count in one statement (a window count over the filtered rows); a page
+    # past the end has no row to carry it, and is counted on its own.
+    page = page.add_columns(func.count().over().label("total"))
+    with reading(engine) as conn:
+        rows = conn.execute(page).all()
+        if rows:
+            total = int(rows[0].total)
+        elif q.offset == 0:
+            total = 0
+        else:
+            total = int(conn.execute(count).scalar_one())
+        return PaymentPage(payment_views(conn, [r.id for r in rows]), total)
+
+
+_CUSTOMER_FIELDS = frozenset({"customerName", "bcyCurrency"})
+
+
+def _fields_used(q: ListQueryLike, sort: list[tuple[str, bool]], search: PaymentSearch) -> set[str]:
+    """The camelCase fields the filters, the search and the order of one list request name."""
+    used = {field for field in q.filters if field not in SEED_PARAMETERS}
+    used.update(field for field, _ in sort)
+    if search.search_text or any(c[0] == "customer_name" for c in search.conditions):
+        used.add("customerName")
+    return used
 
 
 @dataclass(frozen=True, slots=True)
