@@ -1,11 +1,13 @@
 """How task runs end, and what recovery puts back: a run whose delivery is retried is settled
 `retried` once the retry starts (none stays `retrying`); a run its worker stopped (SystemExit:
 a lost broker connection cancels running tasks) ends `interrupted` and its unacknowledged
-message goes back to its queue on the real Redis broker; lost runs are found by their beat."""
+message goes back to its queue on the real Redis broker; lost runs are found by their beat, or at once when their process is seen gone."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -20,6 +22,7 @@ from payrecon.services.operations.task_runs import (
     recorded_run,
     recover_lost_runs,
 )
+from payrecon.services.operations.worker_process import this_process
 from payrecon.store import tables as t
 from payrecon.worker.app import create_celery
 from payrecon.worker.recovery import put_back
@@ -97,6 +100,39 @@ def test_a_run_whose_worker_stopped_beating_is_marked_lost_once(engine: Engine) 
     assert recover_lost_runs(engine, lost_after=45) == [("silent", "reconcile_partition")]
     assert recover_lost_runs(engine, lost_after=45) == []  # another worker finds nothing left
     assert _statuses(engine, "silent") == ["lost"]
+
+
+def test_a_run_whose_process_exited_on_this_machine_is_lost_at_once(engine: Engine) -> None:
+    script = "from payrecon.services.operations.worker_process import this_process as p; print(p())"
+    exited = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    for task_id, worker in (("killed", exited.stdout.strip()), ("alive", this_process())):
+        with engine.begin() as conn:
+            conn.execute(
+                t.task_runs.insert().values(
+                    task_id=task_id,
+                    name="ingest_file",
+                    status="running",
+                    params={},
+                    counts={},
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),  # beating a moment ago: the heartbeat alone would wait
+                    worker=worker,
+                )
+            )
+    assert recover_lost_runs(engine, lost_after=45) == [("killed", "ingest_file")]
+    assert _statuses(engine, "killed") == ["lost"]
+    assert _statuses(engine, "alive") == ["running"]
+    # Its redelivery counts it among the deliveries that died with their worker.
+    with engine.begin() as conn:
+        conn.execute(
+            t.task_runs.insert().values(
+                task_id="redelivered", name="ingest_file", status="running", params={},
+                counts={}, started_at=utcnow(), heartbeat_at=utcnow(), worker=exited.stdout.strip(),
+            )
+        )  # fmt: skip
+    with recorded_run(engine, "ingest_file", task_id="redelivered", params={}, max_deliveries=3):
+        pass
+    assert _statuses(engine, "redelivered") == ["lost", "succeeded"]
 
 
 @pytest.fixture
