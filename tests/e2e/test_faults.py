@@ -34,8 +34,6 @@ def _cases() -> list[tuple[str, str]]:
     cases = []
     for broker in BROKERS:
         for kind in ("kill_worker", "drop_database", "restart_broker"):
-            if broker == "rabbitmq" and kind == "restart_broker":
-                continue  # the suite restarts only its own Redis
             if broker == "rabbitmq" and kind == "drop_database" and not FULL:
                 continue  # the same path as on Redis: by hand (`make faults`)
             cases.append((broker, kind))
