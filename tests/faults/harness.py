@@ -172,7 +172,9 @@ class FaultStack:
             with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def _env(self, database: str, folder: Path) -> dict[str, str]:
+    def _env(
+        self, database: str, folder: Path, settings: dict[str, str] | None = None
+    ) -> dict[str, str]:
         return {
             **os.environ,
             "PAYRECON_DATABASE_URL": pg_url(database),
@@ -183,6 +185,7 @@ class FaultStack:
             "PAYRECON_LOG_FORMAT": "json",
             "PAYRECON_ENVIRONMENT": "test",
             "PAYRECON_RECONCILE_CHUNK_SIZE": "500",
+            **(settings or {}),
         }
 
     def _worker(self, env: dict[str, str], number: int, folder: Path) -> Child:
@@ -192,10 +195,19 @@ class FaultStack:
         ]  # fmt: skip
         return self.workspace.spawn(f"fault-worker-{number}", command, env=env, cwd=folder)
 
-    def run(self, data: Path, faults: list[Fault], *, timeout: float = 600.0) -> Outcome:
+    def run(
+        self,
+        data: Path,
+        faults: list[Fault],
+        *,
+        timeout: float = 600.0,
+        settings: dict[str, str] | None = None,
+    ) -> Outcome:
+        """One run of `payrecon ingest --wait` over `data` with `faults` injected; `settings`
+        (PAYRECON_* variables) for the workers and the command."""
         with self._database() as database:
             folder = self.workspace.folder(f"run-{uuid.uuid4().hex[:8]}")
-            env = self._env(database, folder)
+            env = self._env(database, folder, settings)
             upgrade_schema(pg_url(database))
             engine = make_engine(pg_url(database))
             _load(engine, data)
