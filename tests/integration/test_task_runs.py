@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from payrecon.services.operations.task_runs import (
 from payrecon.services.operations.worker_process import this_process
 from payrecon.store import tables as t
 from payrecon.worker.app import create_celery
-from payrecon.worker.recovery import put_back
+from payrecon.worker.recovery import ORPHANED_AFTER, orphaned, put_back
 from tests.services import claim_redis_database, redis_url
 
 
@@ -164,3 +165,34 @@ def test_an_unacknowledged_message_is_put_back_on_its_queue(redis_app: Any) -> N
         assert client.hlen(channel.qos.unacked_key) == 1
         raw = client.lindex("ingest", 0)
         assert json.loads(raw)["headers"]["id"] == "interrupted-1"
+
+
+def test_a_message_received_and_dropped_before_it_started_is_put_back(
+    redis_app: Any, engine: Engine
+) -> None:
+    """A worker whose Redis connection dropped forgets what it had received and not started; the
+    broker, down then, kept it unacknowledged. Once it is old enough, held by no worker, and no
+    run of it runs or ended, recovery finds it (a retry due later and a running task are not)."""
+    app = redis_app
+    app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="dropped")
+    app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="running")
+    app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="done")
+    app.send_task(
+        "payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="retry", countdown=3600
+    )
+    with engine.begin() as conn:
+        for task_id, status in (("running", "running"), ("done", "succeeded")):
+            conn.execute(
+                t.task_runs.insert().values(
+                    task_id=task_id, name="ingest_file", status=status, params={}, counts={},
+                    started_at=utcnow(), heartbeat_at=utcnow(), worker=this_process(),
+                )
+            )  # fmt: skip
+    with app.connection_for_write() as consumer:
+        channel = consumer.default_channel
+        assert all(channel.basic_get("ingest", no_ack=False) is not None for _ in range(4))
+        assert orphaned(app, engine) == set()  # just delivered: a worker is starting them
+        later = time.time() + ORPHANED_AFTER + 5
+        assert orphaned(app, engine, now=later) == {"dropped"}
+        assert put_back(app, {"dropped"}) == 1
+        assert channel.client.llen("ingest") == 1

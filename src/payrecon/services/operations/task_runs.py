@@ -313,6 +313,18 @@ def recover_lost_runs(
     return [(r.task_id, r.name) for r in found if r.task_id]
 
 
+def running_or_ended_task_ids(engine: Engine, task_ids: set[str]) -> set[str]:
+    """Those of `task_ids` with a run running, or one that ended for good (its message is not
+    to be delivered again: its work, and the sending of a chain's next step, are done)."""
+    runs = t.task_runs
+    held = ("running", SUCCEEDED, BREACHED, "failed", "dead_lettered")
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(runs.c.task_id).where(runs.c.status.in_(held), runs.c.task_id.in_(task_ids))
+        ).scalars()
+        return set(found)
+
+
 def interrupted_task_ids(engine: Engine) -> set[str]:
     """The tasks whose last attempt was interrupted and whose next delivery has not started:
     their messages are to be put back on their queues (a Redis broker that was down when the
