@@ -10,8 +10,9 @@ Faults, injected at the given seconds after the run started:
     kill_worker     SIGKILL to one worker's whole process group (main process and pool), then
                     the worker started again, as a supervisor (compose's restart policy) would
     drop_database   pg_terminate_backend of every connection the workers hold
-    restart_broker  the Redis broker stopped and started again on the same port (it keeps its
-                    data in an append-only file, as a broker must)
+    restart_broker  the broker stopped cleanly (SIGTERM) and started again on the same port with
+                    its data: Redis keeps it in an append-only file, RabbitMQ in its node's
+                    folder (durable quorum queues)
 
 After the run: the time from the last fault to the run's end, the ingest command's exit code,
 the allocations and balances exported (sorted), duplicate allocations, and task runs still
@@ -20,6 +21,7 @@ the allocations and balances exported (sorted), duplicate allocations, and task 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -44,6 +46,7 @@ from payrecon.services.admin.imports import (
     import_customers,
     import_invoices,
 )
+from payrecon.services.operations.worker_process import pid_of
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
@@ -120,19 +123,26 @@ class _Redis:
 
 
 class _RabbitMQ:
-    """A RabbitMQ node of the suite's own (durable quorum queues), results in a Redis of its own."""
+    """A RabbitMQ node of the suite's own (durable quorum queues), results in a Redis of its own.
+
+    A restart stops the node cleanly (SIGTERM, which its start script turns into the node's own
+    stop, as a supervisor's stop or a host's shutdown would) and boots it again as the same node:
+    the same AMQP port and data folder, so the quorum queues and the messages on them survive."""
 
     def __init__(self, workspace: Workspace) -> None:
         found = rmq.binaries()
         assert found is not None, "RabbitMQ is not installed"
-        self.workspace = workspace
-        self.url = rmq.start_own(workspace, *found)
-        self.node = workspace.children[-1]
+        self.node = rmq.OwnRabbitMQ(workspace, *found)
         self.results = _Redis(workspace)
+
+    def restart(self, down_for: float = 2.0) -> None:
+        self.node.stop()
+        time.sleep(down_for)
+        self.node.start()
 
     @property
     def broker(self) -> str:
-        return self.url
+        return self.node.url
 
     @property
     def backend(self) -> str:
@@ -162,7 +172,9 @@ class FaultStack:
             with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def _env(self, database: str, folder: Path) -> dict[str, str]:
+    def _env(
+        self, database: str, folder: Path, settings: dict[str, str] | None = None
+    ) -> dict[str, str]:
         return {
             **os.environ,
             "PAYRECON_DATABASE_URL": pg_url(database),
@@ -173,6 +185,7 @@ class FaultStack:
             "PAYRECON_LOG_FORMAT": "json",
             "PAYRECON_ENVIRONMENT": "test",
             "PAYRECON_RECONCILE_CHUNK_SIZE": "500",
+            **(settings or {}),
         }
 
     def _worker(self, env: dict[str, str], number: int, folder: Path) -> Child:
@@ -182,10 +195,19 @@ class FaultStack:
         ]  # fmt: skip
         return self.workspace.spawn(f"fault-worker-{number}", command, env=env, cwd=folder)
 
-    def run(self, data: Path, faults: list[Fault], *, timeout: float = 600.0) -> Outcome:
+    def run(
+        self,
+        data: Path,
+        faults: list[Fault],
+        *,
+        timeout: float = 600.0,
+        settings: dict[str, str] | None = None,
+    ) -> Outcome:
+        """One run of `payrecon ingest --wait` over `data` with `faults` injected; `settings`
+        (PAYRECON_* variables) for the workers and the command."""
         with self._database() as database:
             folder = self.workspace.folder(f"run-{uuid.uuid4().hex[:8]}")
-            env = self._env(database, folder)
+            env = self._env(database, folder, settings)
             upgrade_schema(pg_url(database))
             engine = make_engine(pg_url(database))
             _load(engine, data)
@@ -258,7 +280,7 @@ class FaultStack:
                     "WHERE datname = %s AND pid <> pg_backend_pid()",
                     (database,),
                 )
-        elif fault.kind == "restart_broker" and isinstance(self.broker, _Redis):
+        elif fault.kind == "restart_broker":
             self.broker.restart()
         else:
             raise ValueError(fault.kind)
@@ -277,7 +299,9 @@ def _busy_worker(workers: list[Child], engine: Engine) -> int | None:
             )
         ).scalars()
     for name in names:
-        pid = int(name.rsplit(":", 1)[1])
+        pid = pid_of(name)
+        if pid is None:
+            continue
         try:
             parents = {p.pid for p in psutil.Process(pid).parents()}
         except psutil.Error:
@@ -302,10 +326,20 @@ def _load(engine: Engine, data: Path) -> None:
 
 
 def _flush_broker(broker: _Redis | _RabbitMQ) -> None:
+    """Nothing of an earlier run left: the Redis databases emptied, RabbitMQ's queues purged."""
     import redis
+    from kombu import Connection
+
+    from payrecon.worker.app import QUEUES
 
     for url in {broker.backend, broker.broker} if isinstance(broker, _Redis) else {broker.backend}:
         redis.Redis.from_url(url).flushdb()
+    if isinstance(broker, _RabbitMQ):
+        with Connection(broker.broker) as connection:
+            for queue in QUEUES:
+                # a queue not declared yet (the first run) has nothing to purge
+                with contextlib.suppress(Exception):
+                    connection.channel().queue_purge(queue)
 
 
 def _wait_for_workers(env: dict[str, str]) -> None:

@@ -1,11 +1,14 @@
 """How task runs end, and what recovery puts back: a run whose delivery is retried is settled
 `retried` once the retry starts (none stays `retrying`); a run its worker stopped (SystemExit:
 a lost broker connection cancels running tasks) ends `interrupted` and its unacknowledged
-message goes back to its queue on the real Redis broker; lost runs are found by their beat."""
+message goes back to its queue on the real Redis broker; lost runs are found by their beat, or at once when their process is seen gone."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -20,9 +23,10 @@ from payrecon.services.operations.task_runs import (
     recorded_run,
     recover_lost_runs,
 )
+from payrecon.services.operations.worker_process import this_process
 from payrecon.store import tables as t
 from payrecon.worker.app import create_celery
-from payrecon.worker.recovery import put_back
+from payrecon.worker.recovery import ORPHANED_AFTER, orphaned, put_back
 from tests.services import claim_redis_database, redis_url
 
 
@@ -99,6 +103,39 @@ def test_a_run_whose_worker_stopped_beating_is_marked_lost_once(engine: Engine) 
     assert _statuses(engine, "silent") == ["lost"]
 
 
+def test_a_run_whose_process_exited_on_this_machine_is_lost_at_once(engine: Engine) -> None:
+    script = "from payrecon.services.operations.worker_process import this_process as p; print(p())"
+    exited = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    for task_id, worker in (("killed", exited.stdout.strip()), ("alive", this_process())):
+        with engine.begin() as conn:
+            conn.execute(
+                t.task_runs.insert().values(
+                    task_id=task_id,
+                    name="ingest_file",
+                    status="running",
+                    params={},
+                    counts={},
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),  # beating a moment ago: the heartbeat alone would wait
+                    worker=worker,
+                )
+            )
+    assert recover_lost_runs(engine, lost_after=45) == [("killed", "ingest_file")]
+    assert _statuses(engine, "killed") == ["lost"]
+    assert _statuses(engine, "alive") == ["running"]
+    # Its redelivery counts it among the deliveries that died with their worker.
+    with engine.begin() as conn:
+        conn.execute(
+            t.task_runs.insert().values(
+                task_id="redelivered", name="ingest_file", status="running", params={},
+                counts={}, started_at=utcnow(), heartbeat_at=utcnow(), worker=exited.stdout.strip(),
+            )
+        )  # fmt: skip
+    with recorded_run(engine, "ingest_file", task_id="redelivered", params={}, max_deliveries=3):
+        pass
+    assert _statuses(engine, "redelivered") == ["lost", "succeeded"]
+
+
 @pytest.fixture
 def redis_app() -> Iterator[Any]:
     broker = f"{redis_url()}/{claim_redis_database('test_task_runs')}"
@@ -128,3 +165,34 @@ def test_an_unacknowledged_message_is_put_back_on_its_queue(redis_app: Any) -> N
         assert client.hlen(channel.qos.unacked_key) == 1
         raw = client.lindex("ingest", 0)
         assert json.loads(raw)["headers"]["id"] == "interrupted-1"
+
+
+def test_a_message_received_and_dropped_before_it_started_is_put_back(
+    redis_app: Any, engine: Engine
+) -> None:
+    """A worker whose Redis connection dropped forgets what it had received and not started; the
+    broker, down then, kept it unacknowledged. Once it is old enough, held by no worker, and no
+    run of it runs or ended, recovery finds it (a retry due later and a running task are not)."""
+    app = redis_app
+    app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="dropped")
+    app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="running")
+    app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="done")
+    app.send_task(
+        "payrecon.ingest_file", kwargs={"feed_file_id": 1}, task_id="retry", countdown=3600
+    )
+    with engine.begin() as conn:
+        for task_id, status in (("running", "running"), ("done", "succeeded")):
+            conn.execute(
+                t.task_runs.insert().values(
+                    task_id=task_id, name="ingest_file", status=status, params={}, counts={},
+                    started_at=utcnow(), heartbeat_at=utcnow(), worker=this_process(),
+                )
+            )  # fmt: skip
+    with app.connection_for_write() as consumer:
+        channel = consumer.default_channel
+        assert all(channel.basic_get("ingest", no_ack=False) is not None for _ in range(4))
+        assert orphaned(app, engine) == set()  # just delivered: a worker is starting them
+        later = time.time() + ORPHANED_AFTER + 5
+        assert orphaned(app, engine, now=later) == {"dropped"}
+        assert put_back(app, {"dropped"}) == 1
+        assert channel.client.llen("ingest") == 1

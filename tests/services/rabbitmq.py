@@ -8,14 +8,23 @@ boot, so it starts only when a test first asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+import psutil
 from kombu import Connection
 
-from tests.services.processes import ServiceError, Workspace, free_port, port_answers, wait_for
+from tests.services.processes import (
+    Child,
+    ServiceError,
+    Workspace,
+    free_port,
+    port_answers,
+    wait_for,
+)
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -58,44 +67,80 @@ def binaries() -> tuple[Path, Path] | None:
 
 def start_own(workspace: Workspace, server: Path, epmd: Path) -> str:
     """Boot an own node (epmd first) and return its AMQP URL."""
-    folder = workspace.folder("rabbitmq")
-    epmd_port = free_port()
-    epmd_child = workspace.spawn(
-        "epmd", [str(epmd), "-port", str(epmd_port), "-address", "127.0.0.1"]
-    )
-    wait_for(lambda: port_answers("127.0.0.1", epmd_port), epmd_child, "the own epmd", timeout=15)
-    amqp_port, dist_port = free_port(), free_port()
-    (folder / "rabbitmq-env.conf").write_text(
-        ""
-    )  # not the system's /etc/rabbitmq/rabbitmq-env.conf
-    (folder / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{amqp_port}\n")
-    (folder / "enabled_plugins").write_text("[].\n")
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": str(folder),  # the Erlang cookie goes here
-        "RABBITMQ_NODENAME": f"payrecon-test-{uuid.uuid4().hex[:8]}@localhost",
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_NODE_PORT": str(amqp_port),
-        "RABBITMQ_DIST_PORT": str(dist_port),
-        "ERL_EPMD_PORT": str(epmd_port),
-        "ERL_EPMD_ADDRESS": "127.0.0.1",
-        "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
-        "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
-        "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
-        "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(folder / "log"),
-        "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
-        "RABBITMQ_LOGS": "-",
-    }
-    # the start script turns SIGTERM into a clean stop of the node
-    node = workspace.spawn("rabbitmq", [str(server)], env=env, cwd=folder)
-    url = f"amqp://guest:guest@127.0.0.1:{amqp_port}//"
-    try:
-        wait_for(lambda: probe(url) is None, node, "the own RabbitMQ", timeout=120)
-    except ServiceError:
-        workspace.stop(node, timeout=15)
-        workspace.stop(epmd_child)
-        raise
-    return url
+    return OwnRabbitMQ(workspace, server, epmd).url
+
+
+class OwnRabbitMQ:
+    """An own node that can be stopped and started again as the same node: the same node name,
+    AMQP port, epmd and data folder (mnesia, which holds the durable quorum queues and their
+    messages), as a broker restarted by its supervisor would be."""
+
+    def __init__(self, workspace: Workspace, server: Path, epmd: Path) -> None:
+        self.workspace, self.server = workspace, server
+        self.folder = workspace.folder("rabbitmq")
+        epmd_port = free_port()
+        self.epmd = workspace.spawn(
+            "epmd", [str(epmd), "-port", str(epmd_port), "-address", "127.0.0.1"]
+        )
+        wait_for(
+            lambda: port_answers("127.0.0.1", epmd_port), self.epmd, "the own epmd", timeout=15
+        )
+        self.amqp_port, dist_port = free_port(), free_port()
+        folder = self.folder
+        (folder / "rabbitmq-env.conf").write_text("")  # not the system's rabbitmq-env.conf
+        (folder / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n"
+        )
+        (folder / "enabled_plugins").write_text("[].\n")
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": str(folder),  # the Erlang cookie goes here
+            "RABBITMQ_NODENAME": f"payrecon-test-{uuid.uuid4().hex[:8]}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.amqp_port),
+            "RABBITMQ_DIST_PORT": str(dist_port),
+            "ERL_EPMD_PORT": str(epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_CONF_ENV_FILE": str(folder / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_PID_FILE": str(folder / "rabbitmq.pid"),
+            "RABBITMQ_LOGS": "-",
+        }
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.amqp_port}//"
+        self.node: Child | None = None
+        try:
+            self.start()
+        except ServiceError:
+            workspace.stop(self.epmd)
+            raise
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Boot the node and wait until it takes an AMQP login."""
+        # the start script turns SIGTERM into a clean stop of the node
+        node = self.workspace.spawn("rabbitmq", [str(self.server)], env=self.env, cwd=self.folder)
+        self.node = node
+        try:
+            wait_for(lambda: probe(self.url) is None, node, "the own RabbitMQ", timeout=timeout)
+        except ServiceError:
+            self.workspace.stop(node, timeout=15)
+            self.node = None
+            raise
+
+    def stop(self, *, crash: bool = False) -> None:
+        """Stop the node: cleanly (SIGTERM: the start script runs the node's own stop), or as a
+        crash (`crash=True`: SIGKILL of the script and the Erlang VM, nothing flushed)."""
+        node, self.node = self.node, None
+        if node is None:
+            return
+        if crash:
+            family = [psutil.Process(node.pid), *psutil.Process(node.pid).children(recursive=True)]
+            for process in family:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+            psutil.wait_procs(family, timeout=10)
+        self.workspace.stop(node, timeout=60)

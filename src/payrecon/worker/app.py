@@ -57,6 +57,14 @@ def create_celery(settings: Settings) -> Celery:
         # through `worker.recovery`. RabbitMQ redelivers when the consumer's connection drops.
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout,
+            # Whoever sends a task (the CLI, the API, a worker sending a chain's next step) waits
+            # for a broker that is restarting, as long as the publish retries below (a minute),
+            # instead of giving up after one connect timeout (a RabbitMQ node takes ~10 s to
+            # stop and boot again; Redis is back too soon for this to show).
+            "connect_retries_timeout": 60,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
             **({"confirm_publish": True} if _amqp(settings) else {}),
         },
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},

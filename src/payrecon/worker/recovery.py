@@ -6,15 +6,24 @@ Why: with Redis as the broker, a message whose worker was killed (SIGKILL of the
 host lost) stays "unacked" until the broker's visibility timeout, which must stay above the
 longest task; without this, the pipeline would wait that long. RabbitMQ (quorum queues) redelivers
 as soon as the consumer's connection drops, so there only the runs are marked.
+
+A message a worker had received but not started when its Redis connection dropped (a broker
+restart) has no run at all: the worker dropped it, and the broker, down at that moment, could
+not take it back. It is found as an orphan (`orphaned`): unacknowledged for `ORPHANED_AFTER`
+seconds, not due later (a retry's ETA), no run of it running or ended for good, and held by no
+worker (this one's own requests, and what the others answer to `inspect`); then it is put back.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any, ClassVar
 
 from celery import bootsteps
+from celery.worker import state as worker_state
 
 from payrecon.container import get_container
 from payrecon.logging import get_logger
@@ -22,10 +31,12 @@ from payrecon.services.operations.task_runs import (
     LOST_AFTER_SECONDS,
     interrupted_task_ids,
     recover_lost_runs,
+    running_or_ended_task_ids,
 )
 
 log = get_logger(__name__)
 EVERY_SECONDS = 10.0
+ORPHANED_AFTER = LOST_AFTER_SECONDS
 
 
 def recover(app: Any) -> dict[str, int]:
@@ -35,16 +46,77 @@ def recover(app: Any) -> dict[str, int]:
     engine = get_container().engine
     lost = recover_lost_runs(engine, lost_after=LOST_AFTER_SECONDS)
     interrupted = interrupted_task_ids(engine)
-    wanted = {task_id for task_id, _ in lost} | interrupted
+    orphans = orphaned(app, engine)
+    wanted = {task_id for task_id, _ in lost} | interrupted | orphans
     restored = put_back(app, wanted) if wanted else 0
     if lost or restored:
         log.warning(
             "tasks.recovered",
             lost=len(lost),
             interrupted=len(interrupted),
+            orphaned=len(orphans),
             messages_put_back=restored,
         )
-    return {"lost": len(lost), "interrupted": len(interrupted), "put_back": restored}
+    return {
+        "lost": len(lost),
+        "interrupted": len(interrupted),
+        "orphaned": len(orphans),
+        "put_back": restored,
+    }
+
+
+def orphaned(app: Any, engine: Any, *, now: float | None = None) -> set[str]:
+    """Task ids of unacknowledged Redis messages that no worker holds (see the module's doc)."""
+    if not app.conf.broker_url.startswith(("redis://", "rediss://")):
+        return set()
+    now = time.time() if now is None else now
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        client, qos = channel.client, channel.qos
+        old = [
+            tag
+            for tag, delivered in client.zrange(qos.unacked_index_key, 0, -1, withscores=True)
+            if delivered < now - ORPHANED_AFTER
+        ]
+        raws = client.hmget(qos.unacked_key, old) if old else []
+    found: set[str] = set()
+    for raw in raws:
+        if raw is None:
+            continue  # acknowledged meanwhile
+        headers = json.loads(raw)[0].get("headers") or {}
+        eta = headers.get("eta")
+        if eta and datetime.fromisoformat(eta).timestamp() > now - ORPHANED_AFTER:
+            continue  # a retry held until it is due
+        if headers.get("id"):
+            found.add(headers["id"])
+    if not found:
+        return set()
+    found -= running_or_ended_task_ids(engine, found)
+    found -= _held_here()
+    if found:
+        held = _held_by_other_workers(app)
+        found = set() if held is None else found - held
+    return found
+
+
+def _held_here() -> set[str]:
+    return {r.id for r in (*worker_state.reserved_requests, *worker_state.active_requests)}
+
+
+def _held_by_other_workers(app: Any) -> set[str] | None:
+    """What the workers that answer hold (running, reserved, due later); None if asking failed."""
+    try:
+        inspect = app.control.inspect(timeout=1.0)
+        replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+    except Exception:
+        return None
+    held: set[str] = set()
+    for reply in replies:
+        for requests in (reply or {}).values():
+            for item in requests:
+                request = item.get("request", item)  # scheduled ones nest the request
+                held.add(request.get("id"))
+    return held
 
 
 def put_back(app: Any, task_ids: Collection[str]) -> int:

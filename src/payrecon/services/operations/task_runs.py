@@ -8,9 +8,10 @@ Every task records its start, counts and end (or error) in `task_runs`, and beat
     failed          it raised and will not be retried: the pipeline stops there, loudly
     retrying        a transient error (a dropped database or broker connection): Celery runs the
                     same message again later; this does not count against the delivery cap
-    lost            its worker died under it: found when the message comes back, or when its
-                    heartbeat stops (`recover_lost_runs`, which the worker layer follows by putting
-                    the message back on its queue at once)
+    lost            its worker died under it: found when the message comes back, when a worker
+                    of the same machine sees its process gone (`worker_process.known_gone`), or
+                    when its heartbeat stops (`recover_lost_runs`, which the worker layer follows
+                    by putting the message back on its queue at once)
     dead_lettered   the message came back more than `max_deliveries` times after killing its
                     worker: it is not run again, a dead letter says so, and the task fails
 
@@ -20,8 +21,6 @@ bounded by the task's own retry limit instead.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,11 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 
 from payrecon.domain.errors import NotFound, PayreconError
 from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
+from payrecon.services.operations.worker_process import known_gone, this_process
 from payrecon.store import tables as t
 from payrecon.store.bulk import insert_ignoring_conflicts
 from payrecon.store.listing import ListQueryLike, apply_list_query
@@ -77,22 +77,22 @@ class RunRecorder:
         return self.run_id is None
 
 
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def _deaths(engine: Engine, task_id: str, lost_after: float) -> int:
     """Earlier deliveries of the message that ended with their worker: marked lost, or still
     "running" with a heartbeat older than `lost_after` (which are marked lost now)."""
     stale = utcnow() - timedelta(seconds=lost_after)
     runs = t.task_runs
     with engine.begin() as conn:
+        gone = _gone_runs(conn, runs.c.task_id == task_id)
         conn.execute(
             update(runs)
             .where(
                 runs.c.task_id == task_id,
                 runs.c.status == "running",
-                func.coalesce(runs.c.heartbeat_at, runs.c.started_at) < stale,
+                or_(
+                    func.coalesce(runs.c.heartbeat_at, runs.c.started_at) < stale,
+                    runs.c.id.in_(gone),
+                ),
             )
             .values(
                 status="lost",
@@ -138,7 +138,7 @@ def _dead_letter(engine: Engine, task_id: str, name: str, params: Mapping[str, A
                 error=error,
                 started_at=now,
                 finished_at=now,
-                worker=_worker_name(),
+                worker=this_process(),
             )
         )
     log.error("tasks.run.dead_lettered", task=name, deliveries=n)
@@ -219,7 +219,7 @@ def recorded_run(
                 counts={},
                 started_at=now,
                 heartbeat_at=now,
-                worker=_worker_name(),
+                worker=this_process(),
             )
             .returning(t.task_runs.c.id)
         ).scalar_one()
@@ -276,31 +276,53 @@ def _finish(
         )
 
 
+def _gone_runs(conn: Any, *where: Any) -> list[int]:
+    """The running runs (of `where`) whose process this one can tell has exited."""
+    runs = t.task_runs
+    rows = conn.execute(select(runs.c.id, runs.c.worker).where(runs.c.status == "running", *where))
+    return [row.id for row in rows if known_gone(row.worker)]
+
+
 def recover_lost_runs(
     engine: Engine, *, lost_after: float = LOST_AFTER_SECONDS
 ) -> list[tuple[str, str]]:
-    """Mark lost every run whose heartbeat stopped more than `lost_after` seconds ago; returns
-    the (task id, task name) of those this call marked (so that, with several workers
-    recovering at once, each message is put back by one of them)."""
+    """Mark lost every run whose process a worker of this machine sees gone, and every run whose
+    heartbeat stopped more than `lost_after` seconds ago; returns the (task id, task name) of
+    those this call marked (so that, with several workers recovering at once, each message is put
+    back by one of them: the update re-checks "running" under the row's lock)."""
     stale = utcnow() - timedelta(seconds=lost_after)
     runs = t.task_runs
+    found: list[Any] = []
     with engine.begin() as conn:
-        found = conn.execute(
-            update(runs)
-            .where(
-                runs.c.status == "running",
+        gone = _gone_runs(conn)
+        for condition, error in (
+            (runs.c.id.in_(gone), "its worker's process exited (seen from the same machine)"),
+            (
                 func.coalesce(runs.c.heartbeat_at, runs.c.started_at) < stale,
-            )
-            .values(
-                status="lost",
-                finished_at=utcnow(),
-                error=f"its worker stopped beating for more than {lost_after:.0f} s",
-            )
-            .returning(runs.c.id, runs.c.task_id, runs.c.name)
-        ).all()
+                f"its worker stopped beating for more than {lost_after:.0f} s",
+            ),
+        ):
+            found += conn.execute(
+                update(runs)
+                .where(runs.c.status == "running", condition)
+                .values(status="lost", finished_at=utcnow(), error=error)
+                .returning(runs.c.id, runs.c.task_id, runs.c.name)
+            ).all()
     for row in found:
         log.warning("tasks.run.lost", task=row.name, run_id=row.id, task_id=row.task_id)
     return [(r.task_id, r.name) for r in found if r.task_id]
+
+
+def running_or_ended_task_ids(engine: Engine, task_ids: set[str]) -> set[str]:
+    """Those of `task_ids` with a run running, or one that ended for good (its message is not
+    to be delivered again: its work, and the sending of a chain's next step, are done)."""
+    runs = t.task_runs
+    held = ("running", SUCCEEDED, BREACHED, "failed", "dead_lettered")
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(runs.c.task_id).where(runs.c.status.in_(held), runs.c.task_id.in_(task_ids))
+        ).scalars()
+        return set(found)
 
 
 def interrupted_task_ids(engine: Engine) -> set[str]:
