@@ -138,3 +138,58 @@ def test_the_balances_of_the_customers_follow(customers: Engine, tmp_path: Path)
     with customers.connect() as conn:
         invoiced = dict(conn.execute(select(b.customer_id, b.total_invoiced)).all())
     assert sorted(invoiced.values()) == [Decimal("0"), Decimal("10.00"), Decimal("20.50")]
+
+
+CUSTOMERS = (
+    "customer_id,name,contract_owner_id,currency,credit_threshold,account_number,iban,mandate_id\n"
+    "C1,One Ltd,7,GBP,100,AC1,GB29 NWBK 6016 1331 9268 19;GB94BARC10201530093459,MD1\n"
+    "C2,Two Ltd,7,eur,,,,\n"
+)
+
+
+def test_customers_a_second_run_adds_nothing(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(CUSTOMERS)
+    first = import_customers(engine, path)
+    second = import_customers(engine, path)
+    assert (first.created, second.created, second.updated) == (2, 0, 2)
+    c = t.customers.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(c.external_id, c.contract_owner_id, c.currency, c.credit_threshold)
+            .order_by(c.external_id)
+        ).all()  # fmt: skip
+        owner = conn.execute(select(t.contract_owners.c.name)).scalar_one()
+        ibans = sorted(conn.execute(select(t.customer_bank_accounts.c.iban)).scalars())
+    assert [tuple(r) for r in rows] == [("C1", 7, "GBP", Decimal(100)), ("C2", 7, "EUR", 0)]
+    assert owner == "Contract owner 7"
+    assert ibans == ["GB29NWBK60161331926819", "GB94BARC10201530093459"]
+    assert (_count(engine, t.mandates), _count(engine, t.customer_balances)) == (1, 2)
+    path.write_text(CUSTOMERS.replace("C2,Two Ltd,7,eur,,", "C2,Two Ltd,7,eur,50,"))
+    assert import_customers(engine, path).created == 0
+    with engine.connect() as conn:
+        threshold = conn.execute(
+            select(c.credit_threshold).where(c.external_id == "C2")
+        ).scalar_one()
+    assert threshold == 50
+
+
+@pytest.mark.parametrize(
+    ("row", "place", "problem"),
+    [
+        ("C1,Again,7,GBP,0,,,\n", "line 4, column customer_id", "line 2"),
+        ("C3,Three,x,GBP,0,,,\n", "line 4, column contract_owner_id", "invalid literal"),
+        ("C3,Three,7,GBP,1.2.3,,,\n", "line 4, column credit_threshold", "not a decimal"),
+        ("C3,,7,GBP,0,,,\n", "line 4, column name", "empty"),
+    ],
+)
+def test_customers_a_bad_row_names_its_line_and_writes_nothing(
+    engine: Engine, tmp_path: Path, row: str, place: str, problem: str
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(CUSTOMERS + row)
+    with pytest.raises(FeedFormatError) as raised:
+        import_customers(engine, path)
+    assert (raised.value.place, problem in raised.value.problem) == (place, True)
+    assert _count(engine, t.customers) == 0
+    assert _count(engine, t.contract_owners) == 0

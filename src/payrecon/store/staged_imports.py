@@ -8,6 +8,7 @@ table, checked there, and merged into the real tables by one set-based statement
                                                  allocated to them
     merge_invoices(conn, now)                    INSERT ... SELECT ... ON CONFLICT DO UPDATE;
                                                  returns how many were created
+    merge_customers(conn, now)                   likewise, with their owners, accounts, mandates
     repeated(conn, table, column)                the first staged value that repeats, and its lines
 
 All of it runs in the caller's transaction, so a refused file writes nothing. Every staged row
@@ -132,6 +133,61 @@ def merge_invoices(conn: Connection, now: datetime) -> int:
     return int(created)
 
 
+def merge_customers(conn: Connection, now: datetime) -> int:
+    """Create the contract owners the staged customers name and that are not configured yet (the
+    seed's defaults), insert the new customers and update the changed ones (an unchanged row is
+    not rewritten), then add their bank accounts and mandates that are not known yet. Returns how
+    many customers were created."""
+    conn.execute(
+        text(
+            "INSERT INTO contract_owners (id, name, created_at, updated_at)"
+            " SELECT DISTINCT contract_owner_id, 'Contract owner ' || contract_owner_id, :now, :now"
+            " FROM _import_customers ORDER BY 1 ON CONFLICT (id) DO NOTHING"
+        ),
+        {"now": now},
+    )
+    created = conn.execute(
+        text(
+            "WITH merged AS ("
+            " INSERT INTO customers AS c (external_id, name, contract_owner_id, currency,"
+            "  credit_threshold, account_number, billing_cycle_id, created_at)"
+            " SELECT external_id, name, contract_owner_id, currency, credit_threshold,"
+            "  account_number, billing_cycle_id, :now FROM _import_customers"
+            " ON CONFLICT (external_id) DO UPDATE SET"
+            "  name = excluded.name, contract_owner_id = excluded.contract_owner_id,"
+            "  currency = excluded.currency, credit_threshold = excluded.credit_threshold,"
+            "  account_number = excluded.account_number,"
+            "  billing_cycle_id = excluded.billing_cycle_id"
+            " WHERE (c.name, c.contract_owner_id, c.currency, c.credit_threshold,"
+            "  c.account_number, c.billing_cycle_id) IS DISTINCT FROM (excluded.name,"
+            "  excluded.contract_owner_id, excluded.currency, excluded.credit_threshold,"
+            "  excluded.account_number, excluded.billing_cycle_id)"
+            " RETURNING (c.xmax = 0) AS created"
+            ") SELECT count(*) FILTER (WHERE created) FROM merged"
+        ),
+        {"now": now},
+    ).scalar_one()
+    conn.execute(
+        text(
+            "INSERT INTO customer_bank_accounts (customer_id, iban, source, created_at)"
+            " SELECT c.id, a.iban, 'import', :now FROM _import_customer_accounts a"
+            " JOIN customers c ON c.external_id = a.external_id"
+            " ON CONFLICT (customer_id, iban) DO NOTHING"
+        ),
+        {"now": now},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO mandates (customer_id, reference, status, created_at)"
+            " SELECT c.id, m.reference, 'active', :now FROM _import_customer_mandates m"
+            " JOIN customers c ON c.external_id = m.external_id"
+            " ON CONFLICT (reference) DO NOTHING"
+        ),
+        {"now": now},
+    )
+    return int(created)
+
+
 def staged_customer_ids(conn: Connection, table: tuple[str, str], column: str) -> list[int]:
     """The ids of the customers the staged rows name by external id in `column`."""
     return list(
@@ -149,6 +205,7 @@ __all__ = [
     "CUSTOMER_ACCOUNTS",
     "CUSTOMER_MANDATES",
     "INVOICES",
+    "merge_customers",
     "merge_invoices",
     "over_allocated",
     "repeated",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy.exc import DBAPIError
 
 from payrecon.domain.errors import Conflict, FeedFormatError, InvalidInput, PayreconError
 from payrecon.domain.matching.references import invoice_key, normalise_account
@@ -180,38 +181,60 @@ def import_contract_owners(engine: Engine, path: Path) -> ImportResult:
     return ImportResult(rows=len(owners), created=created, updated=len(owners) - created)
 
 
-def import_customers(engine: Engine, path: Path) -> ImportResult:
-    now = utcnow()
-    customers: list[dict[str, Any]] = []
-    accounts: list[tuple[str, str]] = []
-    mandates: list[tuple[str, str]] = []
-    owners: set[int] = set()
+# SQLSTATEs of a merge that met a key twice: cardinality_violation (ON CONFLICT DO UPDATE would
+# touch a row a second time), unique_violation.
+_REPEATED = ("21000", "23505")
+
+# One validated customer row: line, customer_id (external), name, contract_owner_id, currency,
+# credit_threshold, account_number, billing_cycle_id, IBANs (normalised), mandate_id.
+CustomerRow = tuple[int, str, str, int, str, Decimal, str | None, int | None, list[str], str]
+
+
+def _customer_rows(path: Path) -> Iterator[CustomerRow]:
     for line, row in _rows(path, CUSTOMER_COLUMNS):
-        external_id = _cell(path, line, "customer_id", _required, row["customer_id"])
-        owner_id = _cell(path, line, "contract_owner_id", int, row["contract_owner_id"])
-        owners.add(owner_id)
-        customers.append(
-            {
-                "external_id": external_id,
-                "name": _cell(path, line, "name", _required, row["name"]),
-                "contract_owner_id": owner_id,
-                "currency": _cell(path, line, "currency", _currency, row["currency"]),
-                "credit_threshold": _cell(
-                    path, line, "credit_threshold", parse_amount, row["credit_threshold"] or "0"
-                ),
-                "account_number": row["account_number"] or None,
-                # Optional beyond DESIGN.md's columns: the customer's billing cycle.
-                "billing_cycle_id": _cell(
-                    path, line, "billing_cycle_id", _optional_int, row.get("billing_cycle_id", "")
-                ),
-                "created_at": now,
-            }
+        yield (
+            line,
+            _cell(path, line, "customer_id", _required, row["customer_id"]),
+            _cell(path, line, "name", _required, row["name"]),
+            _cell(path, line, "contract_owner_id", int, row["contract_owner_id"]),
+            _cell(path, line, "currency", _currency, row["currency"]),
+            _cell(path, line, "credit_threshold", parse_amount, row["credit_threshold"] or "0"),
+            row["account_number"] or None,
+            # Optional beyond DESIGN.md's columns: the customer's billing cycle.
+            _cell(path, line, "billing_cycle_id", _optional_int, row.get("billing_cycle_id", "")),
+            [normalise_account(i) for i in row["iban"].split(";") if i.strip()],
+            row["mandate_id"],
         )
-        accounts.extend(
-            (external_id, normalise_account(i)) for i in row["iban"].split(";") if i.strip()
-        )
-        if row["mandate_id"]:
-            mandates.append((external_id, row["mandate_id"]))
+
+
+def import_customers(engine: Engine, path: Path) -> ImportResult:
+    """Columns customer_id, name, contract_owner_id, currency, credit_threshold, account_number,
+    iban (several `;`-separated), mandate_id. PostgreSQL: COPY into staging tables and merged
+    set-based; SQLite: upserted. One transaction; a second run adds nothing."""
+    if engine.dialect.name == "postgresql":
+        return _import_customers_by_copy(engine, path)
+    now = utcnow()
+    parsed = list(_customer_rows(path))
+    seen: dict[str, int] = {}
+    for row in parsed:
+        if seen.setdefault(row[1], row[0]) != row[0]:
+            _repeated(path, "customer_id", row[1], seen[row[1]], row[0])
+    customers = [
+        {
+            "external_id": external_id,
+            "name": name,
+            "contract_owner_id": owner_id,
+            "currency": currency,
+            "credit_threshold": threshold,
+            "account_number": account,
+            "billing_cycle_id": cycle,
+            "created_at": now,
+        }
+        for _, external_id, name, owner_id, currency, threshold, account, cycle, _, _ in parsed
+    ]
+    accounts = [(r[1], iban) for r in parsed for iban in r[8]]
+    mandates = [(r[1], r[9]) for r in parsed if r[9]]
+    owners = {r[3] for r in parsed}
 
     with engine.begin() as conn:
         known_owners = set(conn.execute(select(t.contract_owners.c.id)).scalars())
@@ -259,18 +282,60 @@ def import_customers(engine: Engine, path: Path) -> ImportResult:
         recompute_customers(
             conn, {ids[c["external_id"]] for c in customers}, now, cause="customers imported"
         )
+    _analyze_customers(engine, len(customers), len(accounts), len(mandates))
+    created = sum(1 for c in customers if c["external_id"] not in existing)
+    return ImportResult(rows=len(customers), created=created, updated=len(customers) - created)
+
+
+def _import_customers_by_copy(engine: Engine, path: Path) -> ImportResult:
+    now = utcnow()
+    rows = 0
+    accounts: list[tuple[str, str]] = []
+    mandates: list[tuple[str, str]] = []
+    with engine.begin() as conn:
+        with staged.staging(conn, staged.CUSTOMERS) as copy:
+            for row in _customer_rows(path):
+                copy.write_row(row[:8])
+                accounts.extend((row[1], iban) for iban in row[8])
+                if row[9]:
+                    mandates.append((row[1], row[9]))
+                rows += 1
+        with staged.staging(conn, staged.CUSTOMER_ACCOUNTS) as copy:
+            for account in accounts:
+                copy.write_row(account)
+        with staged.staging(conn, staged.CUSTOMER_MANDATES) as copy:
+            for mandate in mandates:
+                copy.write_row(mandate)
+        try:
+            with conn.begin_nested():
+                created = staged.merge_customers(conn, now)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) not in _REPEATED:
+                raise
+            twice = staged.repeated(conn, staged.CUSTOMERS, "external_id")
+            if twice is not None:
+                _repeated(path, "customer_id", *twice)
+            raise
+        advance_id_sequence(conn, t.contract_owners)
+        progress.report("importing customers", rows, rows)
+        # A new customer owes nothing yet, a changed threshold may change the credit status.
+        customers = staged.staged_customer_ids(conn, staged.CUSTOMERS, "external_id")
+        recompute_customers(conn, customers, now, cause="customers imported")
+    _analyze_customers(engine, rows, len(accounts), len(mandates))
+    return ImportResult(rows=rows, created=created, updated=rows - created)
+
+
+def _analyze_customers(engine: Engine, customers: int, accounts: int, mandates: int) -> None:
     analyze_after_load(
         engine,
         {
-            t.customers: len(customers),
-            t.customer_bank_accounts: len(accounts),
-            t.mandates: len(mandates),
-            t.customer_balances: len(customers),
-            lt.credit_status: len(customers),
+            t.customers: customers,
+            t.customer_bank_accounts: accounts,
+            t.mandates: mandates,
+            t.customer_balances: customers,
+            lt.credit_status: customers,
         },
     )
-    created = sum(1 for c in customers if c["external_id"] not in existing)
-    return ImportResult(rows=len(customers), created=created, updated=len(customers) - created)
 
 
 # numeric(19, 4): at most 15 digits before the point (PostgreSQL would refuse more, without a line).
@@ -434,11 +499,6 @@ def _import_invoices_by_copy(engine: Engine, path: Path) -> ImportResult:
                 rows += 1
                 if rows % 50_000 == 0:
                     progress.report("importing invoices", rows)
-        for column in ("external_id", "invoice_number"):
-            twice = staged.repeated(conn, staged.INVOICES, column)
-            if twice is not None:
-                name = "invoice_id" if column == "external_id" else column
-                _repeated(path, name, *twice)
         unknown = staged.unknown_customer(conn)
         if unknown is not None:
             line, customer = unknown
@@ -451,7 +511,20 @@ def _import_invoices_by_copy(engine: Engine, path: Path) -> ImportResult:
                 f"total below the amount already allocated for invoices: {', '.join(over)}",
                 details={"invoices": over},
             )
-        created = staged.merge_invoices(conn, now)
+        try:
+            with conn.begin_nested():
+                created = staged.merge_invoices(conn, now)
+        except DBAPIError as exc:
+            # An id given twice (the merge would update its row twice) or a number given twice:
+            # looked for only now, so a good file pays nothing for the check.
+            if getattr(exc.orig, "sqlstate", None) not in _REPEATED:
+                raise
+            for column in ("external_id", "invoice_number"):
+                twice = staged.repeated(conn, staged.INVOICES, column)
+                if twice is not None:
+                    name = "invoice_id" if column == "external_id" else column
+                    _repeated(path, name, *twice)
+            raise
         progress.report("importing invoices", rows, rows)
         # What the customers owe moved: their cached balances follow in the same transaction.
         customers = staged.staged_customer_ids(conn, staged.INVOICES, "customer")
