@@ -27,8 +27,11 @@ from sqlalchemy import Connection, text
 
 INVOICES = (
     "_import_invoices",
-    "line integer, external_id text, invoice_number text, customer text, kind text,"
-    " issue_date date, due_date date, currency text, total numeric, number_key text",
+    # `id` is drawn from the invoices' sequence as each row arrives (see `staging`): a new
+    # invoice is inserted with it, so nothing has to be joined back by external id.
+    "id bigint DEFAULT nextval('invoices_id_seq'), line integer, external_id text,"
+    " invoice_number text, customer text, kind text, issue_date date, due_date date,"
+    " currency text, total numeric, number_key text",
 )
 CUSTOMERS = (
     "_import_customers",
@@ -45,7 +48,7 @@ def staging(conn: Connection, table: tuple[str, str]) -> Iterator[Any]:
     transaction; the table is analysed once filled, so the merges are planned for its size."""
     name, declared = table
     conn.execute(text(f"CREATE TEMPORARY TABLE {name} ({declared}) ON COMMIT DROP"))
-    columns = ", ".join(part.split()[0] for part in declared.split(","))
+    columns = ", ".join(part.split()[0] for part in declared.split(",") if " DEFAULT " not in part)
     dbapi: Any = conn.connection.dbapi_connection  # psycopg's, in the transaction
     with dbapi.cursor() as cursor, cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
         yield copy
@@ -92,15 +95,17 @@ def merge_invoices(conn: Connection, now: datetime) -> int:
     """Insert the staged invoices that are new (open for their whole total); for one that exists,
     take the file's number, kind, dates, currency and total, moving the kept open amount by the
     total's difference (what is allocated stays allocated); an unchanged row is not rewritten.
-    Then give each new or renumbered invoice its normalised key (staged beside it). Returns how
-    many invoices were created."""
+    A new invoice gets its normalised key (staged beside it) in the same statement, by the id
+    its staged row drew from the invoices' sequence; an updated one that was renumbered gets
+    its key renewed after. Returns how many invoices were created."""
+    conn.execute(text("CREATE TEMPORARY TABLE _import_invoices_updated (id bigint) ON COMMIT DROP"))
     created = conn.execute(
         text(
             "WITH merged AS ("
-            " INSERT INTO invoices AS i (external_id, invoice_number, customer_id, kind,"
+            " INSERT INTO invoices AS i (id, external_id, invoice_number, customer_id, kind,"
             "  issue_date, due_date, currency, total, open_amount, created_at)"
-            " SELECT s.external_id, s.invoice_number, c.id, s.kind, s.issue_date, s.due_date,"
-            "  s.currency, s.total, s.total, :now"
+            " SELECT s.id, s.external_id, s.invoice_number, c.id, s.kind, s.issue_date,"
+            "  s.due_date, s.currency, s.total, s.total, :now"
             " FROM _import_invoices s JOIN customers c ON c.external_id = s.customer"
             " ON CONFLICT (external_id) DO UPDATE SET"
             "  invoice_number = excluded.invoice_number, kind = excluded.kind,"
@@ -110,23 +115,29 @@ def merge_invoices(conn: Connection, now: datetime) -> int:
             " WHERE (i.invoice_number, i.kind, i.issue_date, i.due_date, i.currency, i.total)"
             "  IS DISTINCT FROM (excluded.invoice_number, excluded.kind, excluded.issue_date,"
             "  excluded.due_date, excluded.currency, excluded.total)"
-            " RETURNING (i.xmax = 0) AS created"
+            " RETURNING i.id, (i.xmax = 0) AS created"
+            "), keyed AS ("
+            " INSERT INTO invoice_number_keys (invoice_id, invoice_number, number_key)"
+            " SELECT s.id, s.invoice_number, s.number_key"
+            " FROM merged m JOIN _import_invoices s ON s.id = m.id WHERE m.created"
+            "), updated AS ("
+            " INSERT INTO _import_invoices_updated SELECT id FROM merged WHERE NOT created"
             ") SELECT count(*) FILTER (WHERE created) FROM merged"
         ),
         {"now": now},
     ).scalar_one()
     conn.execute(
         text(
-            "DELETE FROM invoice_number_keys k USING _import_invoices s"
-            " JOIN invoices i ON i.external_id = s.external_id"
-            " WHERE k.invoice_id = i.id AND k.invoice_number <> i.invoice_number"
+            "DELETE FROM invoice_number_keys k USING _import_invoices_updated u, invoices i"
+            " WHERE i.id = u.id AND k.invoice_id = u.id AND k.invoice_number <> i.invoice_number"
         )
     )
     conn.execute(
         text(
             "INSERT INTO invoice_number_keys (invoice_id, invoice_number, number_key)"
-            " SELECT i.id, i.invoice_number, s.number_key FROM _import_invoices s"
-            " JOIN invoices i ON i.external_id = s.external_id"
+            " SELECT i.id, i.invoice_number, s.number_key FROM _import_invoices_updated u"
+            " JOIN invoices i ON i.id = u.id"
+            " JOIN _import_invoices s ON s.external_id = i.external_id"
             " WHERE NOT EXISTS (SELECT 1 FROM invoice_number_keys k WHERE k.invoice_id = i.id)"
         )
     )
