@@ -193,3 +193,25 @@ def test_customers_a_bad_row_names_its_line_and_writes_nothing(
     assert (raised.value.place, problem in raised.value.problem) == (place, True)
     assert _count(engine, t.customers) == 0
     assert _count(engine, t.contract_owners) == 0
+
+
+def test_a_recompute_of_every_customer_by_ids_is_the_recompute_of_all(
+    customers: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payrecon.services.clock import utcnow
+    from payrecon.services.ledger import balances
+
+    path = tmp_path / "invoices.csv"
+    path.write_text(HEADER + GOOD)
+    import_invoices(customers, path)
+    monkeypatch.setattr(balances, "_EVERYONE_CHECKED_FROM", 0)
+    b = t.customer_balances.c
+    with customers.begin() as conn:
+        ids = list(conn.execute(select(t.customers.c.id)).scalars())
+        assert balances._everyone(conn, ids)
+        assert not balances._everyone(conn, ids[1:])
+        before = conn.execute(select(b.customer_id, b.balance).order_by(b.customer_id)).all()
+        balances.recompute_customers(conn, ids[1:], utcnow())
+        balances.recompute_customers(conn, ids, utcnow())
+        after = conn.execute(select(b.customer_id, b.balance).order_by(b.customer_id)).all()
+    assert after == before
