@@ -7,7 +7,8 @@ table, checked there, and merged into the real tables by one set-based statement
     over_allocated(conn)                         invoice numbers whose new total is below what is
                                                  allocated to them
     merge_invoices(conn, now)                    INSERT ... SELECT ... ON CONFLICT DO UPDATE;
-                                                 returns how many were created
+                                                 returns how many were created, and the
+                                                 customers whose invoices changed
     merge_customers(conn, now)                   likewise, with their owners, accounts, mandates
     repeated(conn, table, column)                the first staged value that repeats, and its lines
 
@@ -91,13 +92,14 @@ def over_allocated(conn: Connection) -> list[str]:
     )
 
 
-def merge_invoices(conn: Connection, now: datetime) -> int:
+def merge_invoices(conn: Connection, now: datetime) -> tuple[int, set[int]]:
     """Insert the staged invoices that are new (open for their whole total); for one that exists,
     take the file's number, kind, dates, currency and total, moving the kept open amount by the
     total's difference (what is allocated stays allocated); an unchanged row is not rewritten.
     A new invoice gets its normalised key (staged beside it) in the same statement, by the id
     its staged row drew from the invoices' sequence; an updated one that was renumbered gets
-    its key renewed after. Returns how many invoices were created."""
+    its key renewed after. Returns how many invoices were created, and the customers of those
+    created or changed (whose balances moved)."""
     conn.execute(text("CREATE TEMPORARY TABLE _import_invoices_updated (id bigint) ON COMMIT DROP"))
     created = conn.execute(
         text(
@@ -115,17 +117,18 @@ def merge_invoices(conn: Connection, now: datetime) -> int:
             " WHERE (i.invoice_number, i.kind, i.issue_date, i.due_date, i.currency, i.total)"
             "  IS DISTINCT FROM (excluded.invoice_number, excluded.kind, excluded.issue_date,"
             "  excluded.due_date, excluded.currency, excluded.total)"
-            " RETURNING i.id, (i.xmax = 0) AS created"
+            " RETURNING i.id, i.customer_id, (i.xmax = 0) AS created"
             "), keyed AS ("
             " INSERT INTO invoice_number_keys (invoice_id, invoice_number, number_key)"
             " SELECT s.id, s.invoice_number, s.number_key"
             " FROM merged m JOIN _import_invoices s ON s.id = m.id WHERE m.created"
             "), updated AS ("
             " INSERT INTO _import_invoices_updated SELECT id FROM merged WHERE NOT created"
-            ") SELECT count(*) FILTER (WHERE created) FROM merged"
+            ") SELECT count(*) FILTER (WHERE created), array_agg(DISTINCT customer_id)"
+            " FROM merged"
         ),
         {"now": now},
-    ).scalar_one()
+    ).one()
     conn.execute(
         text(
             "DELETE FROM invoice_number_keys k USING _import_invoices_updated u, invoices i"
@@ -141,7 +144,7 @@ def merge_invoices(conn: Connection, now: datetime) -> int:
             " WHERE NOT EXISTS (SELECT 1 FROM invoice_number_keys k WHERE k.invoice_id = i.id)"
         )
     )
-    return int(created)
+    return int(created[0]), set(created[1] or ())
 
 
 def merge_customers(conn: Connection, now: datetime) -> int:

@@ -513,7 +513,7 @@ def _import_invoices_by_copy(engine: Engine, path: Path) -> ImportResult:
             )
         try:
             with conn.begin_nested():
-                created = staged.merge_invoices(conn, now)
+                created, moved = staged.merge_invoices(conn, now)
         except DBAPIError as exc:
             # An id given twice (the merge would update its row twice) or a number given twice:
             # looked for only now, so a good file pays nothing for the check.
@@ -526,10 +526,10 @@ def _import_invoices_by_copy(engine: Engine, path: Path) -> ImportResult:
                     _repeated(path, name, *twice)
             raise
         progress.report("importing invoices", rows, rows)
-        # What the customers owe moved: their cached balances follow in the same transaction.
-        customers = staged.staged_customer_ids(conn, staged.INVOICES, "customer")
-        recompute_customers(conn, customers, now, cause="invoices imported")
-    _analyze_invoices(engine, rows)
+        # What the customers owe moved: their cached balances follow in the same transaction
+        # (none when the file changed nothing, as on a second run).
+        recompute_customers(conn, moved, now, cause="invoices imported")
+    _analyze_invoices(engine, rows if moved else 0)  # a file that changed nothing wrote nothing
     return ImportResult(rows=rows, created=created, updated=rows - created)
 
 
