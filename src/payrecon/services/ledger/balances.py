@@ -14,18 +14,21 @@ behind the rows they summarise.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Engine,
     String,
     and_,
+    any_,
+    bindparam,
     case,
     func,
     literal,
@@ -34,6 +37,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects import postgresql
 
 from payrecon.domain.balances import billing_period_start, customer_balance
 from payrecon.domain.credit_status import CreditStatus, owes_more_than_threshold
@@ -73,23 +77,49 @@ class CustomerBalance:
     has_mandate: bool
 
 
-def _balance_select(
-    now: datetime, customer_ids: Collection[int] | None, cycle_starts: Mapping[int, date]
-) -> Any:
+Among = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+
+
+def _among(dialect: str, customer_ids: Collection[int] | None) -> Among:
+    """A filter on a customer id column for the customers given (everyone when None). PostgreSQL:
+    `= ANY(one array parameter)`, however many (an `IN` list would bind one placeholder per id:
+    200,000 of them for a large import); SQLite: `IN`."""
+    if customer_ids is None:
+        return lambda column: true()
+    ids = sorted(customer_ids)
+    if dialect == "postgresql":
+        array = bindparam("customer_ids", ids, type_=postgresql.ARRAY(BigInteger()))
+        return lambda column: column == any_(array)
+    return lambda column: column.in_(ids)
+
+
+# From this many customers on, a recompute first asks whether they are all of them: a filter on
+# 200,000 ids costs the aggregates more than summing the whole book (measured: 5.8 s against
+# 3.2 s for 1,000,000 invoices), and an import of every customer's invoices is common.
+_EVERYONE_CHECKED_FROM = 10_000
+
+
+def _everyone(conn: Connection, customer_ids: Collection[int]) -> bool:
+    among = _among(conn.dialect.name, customer_ids)
+    everyone, given = conn.execute(
+        select(func.count(), func.count().filter(among(t.customers.c.id))).select_from(t.customers)
+    ).one()
+    return bool(everyone == given)
+
+
+def _balance_select(now: datetime, among: Among, cycle_starts: Mapping[int, date]) -> Any:
+    # Every aggregate is filtered to the customers concerned by itself: the planner does not push
+    # the filter on customers into a grouped subquery, so a recompute of a few customers would
+    # otherwise sum every invoice and payment of the book.
     invoiced = (
         select(
             t.invoices.c.customer_id,
             func.sum(t.invoices.c.total).label("total"),
             func.max(t.invoices.c.issue_date).label("last_issue"),
         )
+        .where(among(t.invoices.c.customer_id))
         .group_by(t.invoices.c.customer_id)
-        .subquery("invoiced")
-    )
-    paid = (
-        select(t.payments.c.customer_id, func.sum(payment_ledger_amount()).label("total"))
-        .where(t.payments.c.status == "active")
-        .group_by(t.payments.c.customer_id)
-        .subquery("paid")
+        .cte("invoiced")
     )
     # "Since the last invoice": since the current billing period began for a customer with a
     # billing cycle (the period is half-open), else since the last invoice's issue date.
@@ -101,21 +131,34 @@ def _balance_select(
             and_(cycle_start.is_not(None), t.payments.c.date >= cycle_start),
             and_(cycle_start.is_(None), since_invoice),
         )
-    paid_since = (
-        select(t.payments.c.customer_id, func.sum(payment_ledger_amount()).label("total"))
+    # One pass over the active payments gives both sums (all of them, and those since).
+    paid = (
+        select(
+            t.payments.c.customer_id,
+            func.sum(payment_ledger_amount()).label("total"),
+            func.sum(payment_ledger_amount()).filter(since).label("since"),
+        )
         .select_from(t.payments)
         .join(t.customers, t.customers.c.id == t.payments.c.customer_id)
         .outerjoin(invoiced, invoiced.c.customer_id == t.payments.c.customer_id)
-        .where(t.payments.c.status == "active", since)
+        .where(t.payments.c.status == "active", among(t.payments.c.customer_id))
         .group_by(t.payments.c.customer_id)
-        .subquery("paid_since")
+        .subquery("paid")
     )
     credited = _sum_by_customer(
-        lt.credit_notes, lt.credit_notes.c.collection_status == "collected", "credited"
+        lt.credit_notes,
+        and_(
+            lt.credit_notes.c.collection_status == "collected",
+            among(lt.credit_notes.c.customer_id),
+        ),
+        "credited",
     )
-    adjusted = _sum_by_customer(lt.balance_adjustments, true(), "adjusted")
+    adjusted = _sum_by_customer(
+        lt.balance_adjustments, among(lt.balance_adjustments.c.customer_id), "adjusted"
+    )
     refunded = (
         select(lt.refunds.c.customer_id, func.sum(lt.refund_ledger_amount()).label("total"))
+        .where(among(lt.refunds.c.customer_id))
         .group_by(lt.refunds.c.customer_id)
         .subquery("refunded")
     )
@@ -136,20 +179,18 @@ def _balance_select(
             balance.label("balance"),
             total_invoiced.label("total_invoiced"),
             total_paid.label("total_payments"),
-            func.coalesce(paid_since.c.total, zero).label("total_payments_since_last_invoice"),
+            func.coalesce(paid.c.since, zero).label("total_payments_since_last_invoice"),
             literal(now, t.customer_balances.c.computed_at.type).label("computed_at"),
         )
         .select_from(t.customers)
         .outerjoin(invoiced, invoiced.c.customer_id == t.customers.c.id)
         .outerjoin(paid, paid.c.customer_id == t.customers.c.id)
-        .outerjoin(paid_since, paid_since.c.customer_id == t.customers.c.id)
         .outerjoin(credited, credited.c.customer_id == t.customers.c.id)
         .outerjoin(adjusted, adjusted.c.customer_id == t.customers.c.id)
         .outerjoin(refunded, refunded.c.customer_id == t.customers.c.id)
         .where(true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+        .where(among(t.customers.c.id))
     )
-    if customer_ids is not None:
-        stmt = stmt.where(t.customers.c.id.in_(sorted(customer_ids)))
     return stmt
 
 
@@ -178,19 +219,20 @@ def recompute_customers(
             select(billing_cycles.c.id, billing_cycles.c.start_day)
         )
     }
+    if customer_ids is not None and len(customer_ids) > _EVERYONE_CHECKED_FROM:
+        customer_ids = None if _everyone(conn, customer_ids) else customer_ids
+    among = _among(conn.dialect.name, customer_ids)
     insert = dialect_insert(conn, t.customer_balances)
-    stmt = insert.from_select(list(_COLUMNS), _balance_select(now, customer_ids, cycle_starts))
+    stmt = insert.from_select(list(_COLUMNS), _balance_select(now, among, cycle_starts))
     stmt = stmt.on_conflict_do_update(
         index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in _COLUMNS[1:]}
     )
     count = int(conn.execute(stmt).rowcount or 0)
-    _refresh_credit_status(conn, customer_ids, now, cause)
+    _refresh_credit_status(conn, among, now, cause)
     return count
 
 
-def _refresh_credit_status(
-    conn: Connection, customer_ids: Collection[int] | None, now: datetime, cause: str
-) -> None:
+def _refresh_credit_status(conn: Connection, among: Among, now: datetime, cause: str) -> None:
     """Write a history row for every customer whose status changes (or is first known), then
     store the new status, by the domain's one definition (`owes_more_than_threshold`)."""
     cached, status = t.customer_balances, lt.credit_status
@@ -213,9 +255,8 @@ def _refresh_credit_status(
         .join(t.customers, t.customers.c.id == cached.c.customer_id)
         .outerjoin(status, status.c.customer_id == cached.c.customer_id)
         .where(true())
+        .where(among(cached.c.customer_id))
     )
-    if customer_ids is not None:
-        base = base.where(cached.c.customer_id.in_(sorted(customer_ids)))
     changes = base.where(
         or_(status.c.status.is_(None), status.c.status != new_status)
     ).with_only_columns(
