@@ -25,6 +25,7 @@ from payrecon.services.operations.task_runs import (
 )
 from payrecon.services.operations.worker_process import this_process
 from payrecon.store import tables as t
+from payrecon.worker import sent
 from payrecon.worker.app import create_celery
 from payrecon.worker.recovery import ORPHANED_AFTER, orphaned, put_back
 from tests.services import claim_redis_database, redis_url
@@ -196,3 +197,51 @@ def test_a_message_received_and_dropped_before_it_started_is_put_back(
         assert orphaned(app, engine, now=later) == {"dropped"}
         assert put_back(app, {"dropped"}) == 1
         assert channel.client.llen("ingest") == 1
+
+
+def test_a_message_taken_off_its_queue_by_a_worker_killed_then_is_sent_again(
+    redis_app: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis: BRPOP takes the message off the queue before the worker writes it down as
+    unacknowledged; a worker killed in between leaves it nowhere. The book of sent messages
+    sends it again, as it was, once: after two recovery passes that found it on no queue, in no
+    hash, held by no worker, with no run. A queued message, one that ran, and one a worker
+    holds are left alone."""
+    monkeypatch.setattr(sent, "booking_app", lambda: redis_app)
+    sent._seen_missing.clear()
+    for task_id in ("vanished", "queued", "done", "held"):
+        redis_app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 7}, task_id=task_id)
+    with engine.begin() as conn:
+        conn.execute(
+            t.task_runs.insert().values(
+                task_id="done", name="ingest_file", status="succeeded", params={}, counts={},
+                started_at=utcnow(), heartbeat_at=utcnow(), worker=this_process(),
+            )
+        )  # fmt: skip
+    with redis_app.connection_for_write() as connection:
+        client = connection.default_channel.client
+        assert client.hlen(sent.SENT_KEY) == 4
+        # What a killed worker's BRPOP did: three messages gone from the queue, nowhere else.
+        taken = [json.loads(client.rpop("ingest")) for _ in range(3)]
+        assert [m["headers"]["id"] for m in taken] == ["vanished", "queued", "done"]
+        assert [json.loads(raw)["headers"]["id"] for raw in client.lrange("ingest", 0, -1)] == [
+            "held"
+        ]
+    later = time.time() + sent.MISSING_AFTER + 5
+    holding = lambda: {"held"}  # noqa: E731
+    assert sent.missing(redis_app, engine, holding) == []  # not old enough yet
+    # "queued" back on its queue (say, put back by recovery): left alone; "done" ran: dropped.
+    redis_app.send_task("payrecon.ingest_file", kwargs={"feed_file_id": 7}, task_id="queued")
+    assert sent.missing(redis_app, engine, holding, now=later - 0.5) == []  # first pass
+    again = sent.missing(redis_app, engine, holding, now=later)
+    assert [m["id"] for m in again] == ["vanished"]
+    assert sent.send_again(redis_app, again, now=later) == 1
+    assert sent.send_again(redis_app, again, now=later) == 0  # claimed: once across workers
+    with redis_app.connection_for_write() as connection:
+        client = connection.default_channel.client
+        queued = [json.loads(raw) for raw in client.lrange("ingest", 0, -1)]
+        resent = next(m for m in queued if m["headers"]["id"] == "vanished")
+        assert resent["headers"] == taken[0]["headers"]  # the same task, args and chain
+        assert resent["body"] == taken[0]["body"]
+        assert client.hexists(sent.SENT_KEY, "done") is False
+        assert client.hexists(sent.SENT_KEY, "vanished")

@@ -7,6 +7,10 @@ host lost) stays "unacked" until the broker's visibility timeout, which must sta
 longest task; without this, the pipeline would wait that long. RabbitMQ (quorum queues) redelivers
 as soon as the consumer's connection drops, so there only the runs are marked.
 
+A message a worker took off a Redis queue and was killed before it wrote it down as
+unacknowledged is on no queue at all: the book of sent messages (`payrecon.worker.sent`) sends it
+again.
+
 A message a worker had received but not started when its Redis connection dropped (a broker
 restart) has no run at all: the worker dropped it, and the broker, down at that moment, could
 not take it back. It is found as an orphan (`orphaned`): unacknowledged for `ORPHANED_AFTER`
@@ -33,6 +37,7 @@ from payrecon.services.operations.task_runs import (
     recover_lost_runs,
     running_or_ended_task_ids,
 )
+from payrecon.worker import sent
 
 log = get_logger(__name__)
 EVERY_SECONDS = 10.0
@@ -49,20 +54,35 @@ def recover(app: Any) -> dict[str, int]:
     orphans = orphaned(app, engine)
     wanted = {task_id for task_id, _ in lost} | interrupted | orphans
     restored = put_back(app, wanted) if wanted else 0
-    if lost or restored:
+    vanished = (
+        sent.missing(app, engine, lambda: _held_anywhere(app)) if sent.is_redis(_url(app)) else []
+    )
+    resent = sent.send_again(app, vanished) if vanished else 0
+    if lost or restored or resent:
         log.warning(
             "tasks.recovered",
             lost=len(lost),
             interrupted=len(interrupted),
             orphaned=len(orphans),
             messages_put_back=restored,
+            messages_sent_again=resent,
         )
     return {
         "lost": len(lost),
         "interrupted": len(interrupted),
         "orphaned": len(orphans),
         "put_back": restored,
+        "sent_again": resent,
     }
+
+
+def _url(app: Any) -> str:
+    return str(app.conf.broker_url)
+
+
+def _held_anywhere(app: Any) -> set[str] | None:
+    held = _held_by_other_workers(app)
+    return None if held is None else held | _held_here()
 
 
 def orphaned(app: Any, engine: Any, *, now: float | None = None) -> set[str]:
