@@ -66,6 +66,7 @@ from payrecon.services.admin.imports import (
 )
 from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
+from payrecon.services.operations.worker_process import pid_of
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
 
@@ -237,11 +238,6 @@ def _bare_copy_seconds(database: str) -> tuple[float, int]:
     return seconds, int(rows[0]) if rows else 0
 
 
-def _pid_of(worker: str | None) -> int | None:
-    tail = (worker or "").rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else None
-
-
 def _digest(rows: list[tuple[str, ...]]) -> str:
     return hashlib.sha256("\n".join("\t".join(r) for r in rows).encode()).hexdigest()
 
@@ -320,7 +316,7 @@ def run_once(
     per_worker = []
     for n, child in enumerate(children):
         # A task run names the process that ran it as host:pid (the worker's pool child).
-        mine = [r for r in runs if _pid_of(r["worker"]) in sampler.pids[n]]
+        mine = [r for r in runs if pid_of(r["worker"] or "") in sampler.pids[n]]
         busy = sum(r["seconds"] or 0.0 for r in mine)
         per_worker.append(
             {
