@@ -54,7 +54,7 @@ import httpx
 import psutil
 import psycopg
 from sqlalchemy import make_url
-from tests.services import pg_admin_dsn, pg_url
+from tests.services import pg_admin_dsn, pg_url, scratch_database
 from tests.services.processes import Child, Workspace, free_port
 
 from payrecon.api.auth import issue_token
@@ -262,15 +262,8 @@ def database(reuse: str | None, keep: bool) -> Iterator[tuple[str, bool]]:
     if reuse:
         yield reuse, True
         return
-    name = f"payrecon_apiload_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("payrecon_apiload", keep=keep) as name:
         yield name, False
-    finally:
-        if not keep:
-            with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- the requests ------------------------------------------------------------------------------

@@ -26,9 +26,6 @@ import csv
 import json
 import os
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -37,7 +34,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, text
-from tests.services import pg_admin_dsn, pg_url
+from tests.services import pg_url, scratch_database
 
 from payrecon.services.admin.imports import (
     import_contract_owners,
@@ -111,18 +108,6 @@ def write_files(folder: Path, customers: int, invoices: int) -> Truth:
     return Truth(customers, invoices, Decimal(invoiced) / 100, Decimal(paid) / 100)
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    name = f"payrecon_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def bare_copy_seconds(database: str, table: str, path: Path, columns: list[str]) -> float:
     """The floor: the file's cells (read by csv, not validated) COPY'd into an empty copy of
     `table` with its indexes, constraints and defaults, in one transaction. The invoices'
@@ -186,7 +171,7 @@ def run(customers: int, invoices: int, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
     truth = write_files(folder, customers, invoices)
     generated = time.perf_counter() - started
-    with scratch_database() as database:
+    with scratch_database("payrecon_bench") as database:
         engine = make_engine(pg_url(database))
         try:
             upgrade_schema(pg_url(database))

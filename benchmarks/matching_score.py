@@ -19,7 +19,6 @@ import argparse
 import json
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -188,18 +187,11 @@ def scratch_database(postgres: bool, directory: Path) -> Iterator[str]:
     if not postgres:
         yield f"sqlite:///{directory / 'bench.db'}"
         return
-    import psycopg
-    from tests.services import pg_admin_dsn, pg_url
+    from tests.services import pg_url
+    from tests.services import scratch_database as database
 
-    name = f"payrecon_bench_{uuid.uuid4().hex[:10]}"
-    admin = pg_admin_dsn()  # the test server (PAYRECON_TEST_DATABASE_URL), started if none answers
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with database("payrecon_bench") as name:  # on the test server, started if none answers
         yield pg_url(name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_seed(seed: int, lines: int, postgres: bool, render: str = "own") -> Score:

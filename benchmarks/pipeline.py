@@ -34,8 +34,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +54,7 @@ from tests.faults.harness import (
     _Redis,
     _wait_for_workers,
 )
-from tests.services import pg_admin_dsn, pg_url
+from tests.services import pg_admin_dsn, pg_url, scratch_database
 from tests.services.processes import Child, Workspace
 
 from payrecon.services.admin.imports import (
@@ -129,18 +127,6 @@ class _Sampler:
         if self._thread is not None:
             self._thread.join()
         self.sample()
-
-
-@contextmanager
-def _database() -> Iterator[str]:
-    name = f"payrecon_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _env(database: str, redis: _Redis, folder: Path, chunk: int) -> dict[str, str]:
@@ -280,7 +266,7 @@ def run_once(
     """One run with `workers` worker processes on a fresh database; its figures."""
     manifest = json.loads((data / "manifest.json").read_text())
     files = [str(data / name) for name in manifest["files"]]
-    with _database() as database:
+    with scratch_database("payrecon_bench") as database:
         folder = workspace.folder(f"run-{workers}w-{uuid.uuid4().hex[:6]}")
         env = _env(database, redis, folder, chunk)
         url = pg_url(database)

@@ -30,8 +30,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,7 @@ from payrecon.services.operations.worker_process import pid_of
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
-from tests.services import pg_admin_dsn, pg_url
+from tests.services import pg_admin_dsn, pg_url, scratch_database
 from tests.services import rabbitmq as rmq
 from tests.services.processes import Child, Workspace, free_port, port_answers, wait_for
 
@@ -161,17 +159,6 @@ class FaultStack:
         self.workers = workers
         self.rng = random.Random(11)
 
-    @contextmanager
-    def _database(self) -> Iterator[str]:
-        name = f"payrecon_faults_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield name
-        finally:
-            with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
     def _env(
         self, database: str, folder: Path, settings: dict[str, str] | None = None
     ) -> dict[str, str]:
@@ -205,7 +192,7 @@ class FaultStack:
     ) -> Outcome:
         """One run of `payrecon ingest --wait` over `data` with `faults` injected; `settings`
         (PAYRECON_* variables) for the workers and the command."""
-        with self._database() as database:
+        with scratch_database("payrecon_faults") as database:
             folder = self.workspace.folder(f"run-{uuid.uuid4().hex[:8]}")
             env = self._env(database, folder, settings)
             upgrade_schema(pg_url(database))

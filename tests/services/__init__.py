@@ -45,7 +45,9 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,7 @@ __all__ = [
     "pg_admin_dsn",
     "pg_url",
     "redis_url",
+    "scratch_database",
 ]
 
 MODES = ("auto", "own")
@@ -168,6 +171,23 @@ def pg_admin_dsn() -> str:
 def pg_url(name: str) -> str:
     """SQLAlchemy URL (`postgresql+psycopg://...`) of database `name` on the test server."""
     return _postgres().url(name)
+
+
+@contextmanager
+def scratch_database(prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """A new, empty database `<prefix>_<random>` on the test server, its name; dropped at the
+    end (connections and all) unless `keep`."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        if not keep:
+            with psycopg.connect(pg_admin_dsn(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _server(
