@@ -48,6 +48,7 @@ from payrecon.services.operations.worker_process import pid_of
 from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
+from payrecon.store.ledger_writes import PAYOUT_PARTITION
 from tests.services import pg_admin_dsn, pg_url, scratch_database
 from tests.services import rabbitmq as rmq
 from tests.services.processes import Child, Workspace, free_port, port_answers, wait_for
@@ -63,6 +64,24 @@ class Fault:
     at: float  # seconds after the run started
 
 
+@dataclass(frozen=True)
+class Step:
+    """A task run of the pipeline: its task, its partition (reconcile steps), its status."""
+
+    name: str
+    partition: int | None
+    status: str
+
+    @property
+    def stage(self) -> int | None:
+        """Where the step stands in a pipeline's chain: ingest, route, payouts, the customer
+        partitions (side by side), add up; None for a task outside the chain. Steps of one
+        stage may run in any order."""
+        if self.name == "reconcile_partition":
+            return 2 if self.partition == PAYOUT_PARTITION else 3
+        return {"ingest_file": 0, "prepare_reconcile": 1, "finish_reconcile": 4}.get(self.name)
+
+
 @dataclass
 class Outcome:
     exit_code: int
@@ -74,6 +93,7 @@ class Outcome:
     left_running: int
     runs: dict[str, int] = field(default_factory=dict)  # task runs by status
     errors: list[str] = field(default_factory=list)  # of the runs that did not succeed
+    steps: list[Step] = field(default_factory=list)  # every task run, in the order they started
     faults: list[Fault] = field(default_factory=list)
     stderr: str = ""
 
@@ -234,6 +254,7 @@ class FaultStack:
                     left_running=left,
                     runs=_runs_by_status(engine),
                     errors=_run_errors(engine),
+                    steps=_steps(engine),
                     faults=list(faults),
                     stderr=err[-4000:],
                 )
@@ -374,6 +395,15 @@ def _runs_by_status(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all()
     return {status: int(n) for status, n in rows}
+
+
+def _steps(engine: Engine) -> list[Step]:
+    runs = t.task_runs
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(runs.c.name, runs.c.params, runs.c.status).order_by(runs.c.started_at, runs.c.id)
+        ).all()
+    return [Step(r.name, (r.params or {}).get("partition"), r.status) for r in rows]
 
 
 def _run_errors(engine: Engine) -> list[str]:

@@ -20,7 +20,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -283,29 +283,33 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(line=credit_lines, customer=customers, data=st.data())
     def match_by_hand(self, line: str, customer: int, data: st.DataObject) -> None:
-        applied = data.draw(applications(customer))
+        """A clerk matches a credit by hand. Mostly as a clerk would: to the customer who holds
+        it already (if anyone does), with no more than it has left, on that customer's own
+        invoices; now and then to anyone, for anything (refused: another's line or invoice,
+        more than the line has)."""
+        row = line_row(self.engine, line)
+        if data.draw(st.integers(min_value=0, max_value=3)):
+            held = held_by(self.engine, row.id)
+            if held is not None:
+                customer, left = held
+            else:
+                left = row.amount
+            own = st.sampled_from(OWN_INVOICES[customer])
+            wanted_amounts = st.lists(st.tuples(own, small), max_size=3, unique_by=lambda p: p[0])
+            applied = within(data.draw(wanted_amounts), left)
+        else:
+            applied = data.draw(applications(customer))
         wanted = [ManualAllocation(i, a) for i, a in applied]
-        line_id = line_row(self.engine, line).id
         self.attempt(
             lambda: review.match_by_hand(
-                self.engine, line_id, customer_id=customer, allocations=wanted,
+                self.engine, row.id, customer_id=customer, allocations=wanted,
                 reason="phoned", actor="ana",
             )
         )  # fmt: skip
 
     @rule(data=st.data())
     def delete_bank_allocation(self, data: st.DataObject) -> None:
-        with self.engine.connect() as conn:
-            ids = (
-                conn.execute(
-                    select(t.allocations.c.id)
-                    .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
-                    .where(t.payments.c.source == "bank", t.payments.c.status == "active")
-                    .order_by(t.allocations.c.id)
-                )
-                .scalars()
-                .all()
-            )
+        ids = bank_allocation_ids(self.engine)
         if not ids:
             return
         chosen = data.draw(st.sampled_from(ids))
@@ -545,6 +549,40 @@ def add_line(
         )  # fmt: skip
 
 
+def bank_allocation_ids(engine: Engine) -> list[int]:
+    """The allocations of active bank payments, oldest first."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(t.allocations.c.id)
+                .join(t.payments, t.payments.c.id == t.allocations.c.payment_id)
+                .where(t.payments.c.source == "bank", t.payments.c.status == "active")
+                .order_by(t.allocations.c.id)
+            ).scalars()
+        )
+
+
+def held_by(engine: Engine, line_id: int) -> tuple[int, Decimal] | None:
+    """The customer whose payment a statement line is, and what that payment has unused."""
+    p = t.payments.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(p.customer_id, p.unused_amount).where(p.statement_line_id == line_id)
+        ).first()
+    return None if row is None else (row.customer_id, row.unused_amount)
+
+
+def within(applied: list[tuple[int, Decimal]], left: Decimal) -> list[tuple[int, Decimal]]:
+    """`applied`, each amount cut so that together they take no more than `left`."""
+    fitted = []
+    for invoice, amount in applied:
+        amount = min(amount, left.quantize(D("0.01"), rounding=ROUND_DOWN))
+        if amount > 0:
+            fitted.append((invoice, amount))
+            left -= amount
+    return fitted
+
+
 def line_row(engine: Engine, reference: str) -> Any:
     with engine.connect() as conn:
         return conn.execute(
@@ -570,11 +608,20 @@ def sqlite_ledger(tmp: Path) -> Callable[[], Engine]:
     return make
 
 
+FAMILIES = (
+    "payment", "credit_note", "refund", "adjust_balance", "bank_credit", "bank_return",
+    "match_by_hand", "delete_bank_allocation", "provider_payment", "provider_refund",
+)  # fmt: skip
+
+
+def machine_for(make: Callable[[], Engine]) -> type[LedgerMachine]:
+    return type("Ledger", (LedgerMachine,), {"make_engine": staticmethod(make)})
+
+
 def run(make: Callable[[], Engine], examples: int, steps: int, *, derandomize: bool) -> None:
     TALLY.clear()
-    machine = type("Ledger", (LedgerMachine,), {"make_engine": staticmethod(make)})
     run_state_machine_as_test(
-        machine,
+        machine_for(make),
         settings=settings(
             max_examples=examples,
             stateful_step_count=steps,
@@ -587,16 +634,68 @@ def run(make: Callable[[], Engine], examples: int, steps: int, *, derandomize: b
 
 
 def test_ledger_invariants_hold_on_sqlite(tmp_path: Path) -> None:
-    run(sqlite_ledger(tmp_path), examples=40, steps=20, derandomize=True)
-    # Not vacuous: writes of every family succeeded, and some were refused (and undone).
+    """Derandomized, yet what Hypothesis draws depends on the modules loaded before it (it
+    mixes in constants found in the project's code), so the run differs between this file
+    alone and the whole suite: what is asserted of it holds on any such draw. That each write
+    can succeed is the scripted walk's below."""
+    run(sqlite_ledger(tmp_path), examples=60, steps=20, derandomize=True)
+    # Not vacuous: many writes succeeded, some were refused (and undone), every family was tried.
     succeeded = sum(n for kind, n in TALLY.items() if not kind.endswith("refused"))
     assert succeeded >= 200, TALLY
-    for kind in (
-        "payment", "credit_note", "refund", "adjust_balance", "bank_credit", "bank_return",
-        "match_by_hand", "delete_bank_allocation", "provider_payment", "provider_refund",
-    ):  # fmt: skip
-        assert any(n for k, n in TALLY.items() if kind in k and "refused" not in k), (kind, TALLY)
+    for family in FAMILIES:
+        assert any(n for kind, n in TALLY.items() if family in kind), (family, TALLY)
     assert sum(n for kind, n in TALLY.items() if kind.endswith("refused")) > 0, TALLY
+
+
+class Drawn:
+    """Hypothesis's `data` for a scripted step: hands out the given values, in order."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = list(values)
+
+    def draw(self, strategy: st.SearchStrategy[Any], label: Any = None) -> Any:
+        return self.values.pop(0)
+
+
+def test_every_kind_of_write_succeeds_on_a_scripted_walk(tmp_path: Path) -> None:
+    """One walk through the machine's rules with inputs a clerk would give: every write
+    succeeds, and the ledger holds after each."""
+    TALLY.clear()
+    machine = machine_for(sqlite_ledger(tmp_path))()
+    cash = machine.create_payment(customer=1, amount=D("10"), data=Drawn([(1, D("5"))], True))
+    machine.update_payment(payment=cash, amount=D("20"), keep=False, data=Drawn([(1, D("4"))]))
+    spare = machine.create_payment(customer=3, amount=D("5"), data=Drawn([], False))
+    note = machine.create_credit_note(
+        customer=2, amount=D("10"), auto=False, collection=Collection.COLLECTED,
+        data=Drawn([(3, D("2"))]),
+    )  # fmt: skip
+    machine.update_credit_note(
+        note=note, customer=2, amount=D("12"), auto=False, data=Drawn([(3, D("3"))])
+    )
+    spare_note = machine.create_credit_note(
+        customer=1, amount=D("3"), auto=False, collection=Collection.PENDING, data=Drawn()
+    )
+    refund = machine.refund_payment(payment=cash, amount=D("1"))
+    machine.refund_credit_note(note=note, amount=D("1"))
+    machine.adjust_balance(customer=3, amount=D("5"), credit=True)
+    paid = machine.bank_credit(customer=1, amount=D("30"), said="invoice", data=Drawn(2))
+    unknown = machine.bank_credit(customer=2, amount=D("8"), said="nothing", data=Drawn(3))
+    machine.match_by_hand(line=unknown, customer=2, data=Drawn(1, [(3, D("2"))]))
+    machine.delete_bank_allocation(data=Drawn(bank_allocation_ids(machine.engine)[-1]))
+    machine.bank_return(line=paid, partial=False)
+    collected = machine.provider_payment(
+        amount=D("7"), status=PaymentStatus.CONFIRMED, reference="INV-00001"
+    )
+    machine.provider_payment_moves(payment=collected, status=PaymentStatus.PAID_OUT)
+    machine.provider_refund(payment=collected, amount=D("1"), live=True)
+    machine.delete_refund(refund=refund)
+    machine.delete_payment(payment=spare)
+    machine.delete_credit_note(note=spare_note)
+    machine.ledger_holds()
+    machine.teardown()
+    assert not [kind for kind in TALLY if kind.endswith("refused")], TALLY
+    for family in FAMILIES:
+        assert any(n for kind, n in TALLY.items() if family in kind), (family, TALLY)
 
 
 def test_ledger_invariants_hold_on_postgresql(pg_database: str) -> None:
