@@ -25,7 +25,7 @@ from tests.services import postgres as pg
 from tests.services import rabbitmq as rmq
 from tests.services.browser import Chromium, WebDriver
 from tests.services.browser import webdriver as open_webdriver
-from tests.services.processes import PREFIX, Workspace, reap_orphans
+from tests.services.processes import PREFIX, Workspace, identify, is_running, reap_orphans
 
 # One test run in a session of its own (PAYRECON_TEST_SERVICES=own): it uses PostgreSQL and Redis,
 # writes what it started to SUBSESSION_RECORD, then waits if asked, to be interrupted or killed.
@@ -37,6 +37,7 @@ SUBSESSION_TEST = textwrap.dedent(
     import psutil, psycopg, redis
 
     from tests.services import SESSION, pg_admin_dsn, redis_url
+    from tests.services.processes import identify
 
     def test_uses_own_services():
         with psycopg.connect(pg_admin_dsn()) as conn:
@@ -49,7 +50,7 @@ SUBSESSION_TEST = textwrap.dedent(
             processes += [parent, *parent.children(recursive=True)]
         record = {
             "folder": str(workspace.path),
-            "processes": [[p.pid, p.create_time(), " ".join(p.cmdline())] for p in processes],
+            "processes": [[identify(p.pid), " ".join(p.cmdline())] for p in processes],
         }
         Path(os.environ["SUBSESSION_RECORD"]).write_text(json.dumps(record))
         if os.environ.get("SUBSESSION_WAIT"):
@@ -114,11 +115,11 @@ def assert_nothing_left(record: dict[str, object], timeout: float = 30.0) -> Non
     folder = str(record["folder"])
     processes = record["processes"]
     assert isinstance(processes, list)
-    assert any("postgres" in cmd for _, _, cmd in processes), processes
-    assert any("redis-server" in cmd for _, _, cmd in processes), processes
+    assert any("postgres" in cmd for _, cmd in processes), processes
+    assert any("redis-server" in cmd for _, cmd in processes), processes
     deadline = time.monotonic() + timeout
     while True:
-        alive = [cmd for pid, started, cmd in processes if _same_process(pid, started)]
+        alive = [cmd for process, cmd in processes if is_running(process)]
         alive += [
             " ".join(p.info["cmdline"] or [])
             for p in psutil.process_iter(["cmdline"])
@@ -128,13 +129,6 @@ def assert_nothing_left(record: dict[str, object], timeout: float = 30.0) -> Non
             break
         time.sleep(0.3)
     assert alive == [], f"left running: {alive}"
-
-
-def _same_process(pid: int, started: float) -> bool:
-    try:
-        return abs(psutil.Process(pid).create_time() - started) < 0.01
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_a_session_with_own_services_stops_them_and_removes_its_folder(tmp_path: Path) -> None:
@@ -176,27 +170,24 @@ def fake_session_folder(root: Path, name: str, owner: dict[str, object], child: 
     folder = root / f"{PREFIX}{name}"
     folder.mkdir()
     (folder / "owner.json").write_text(json.dumps(owner))
-    record = {
-        "name": "sleep",
-        "pid": child,
-        "create_time": psutil.Process(child).create_time(),
-        "stop_signal": int(signal.SIGTERM),
-    }
+    record = {"name": "sleep", **identify(child), "stop_signal": int(signal.SIGTERM)}
     (folder / "processes.json").write_text(json.dumps([record]))
 
 
 def test_the_reaper_stops_processes_of_a_dead_session_and_leaves_live_ones(
     tmp_path: Path,
 ) -> None:
-    namespace = os.readlink("/proc/self/ns/pid") if Path("/proc/self/ns/pid").exists() else None
     ended = subprocess.Popen(["true"])
     ended.wait()
     orphan = subprocess.Popen(["sleep", "600"], start_new_session=True)
     live = subprocess.Popen(["sleep", "600"], start_new_session=True)
-    me = {"pid": os.getpid(), "create_time": psutil.Process().create_time(), "namespace": namespace}
+    me = identify(os.getpid())
     try:
         fake_session_folder(tmp_path, "dead", {**me, "pid": ended.pid}, orphan.pid)
-        fake_session_folder(tmp_path, "live", me, live.pid)
+        # the wall clock stepped since the live session started (a VM restored from a snapshot,
+        # an NTP step): its start time in seconds moved, and it is still alive
+        stepped = {**me, "create_time": float(str(me["create_time"])) + 5.0}
+        fake_session_folder(tmp_path, "live", stepped, live.pid)
         assert reap_orphans(tmp_path) == [tmp_path / f"{PREFIX}dead"]
         orphan.wait(timeout=15)  # ended (the reaper collected its status)
         assert live.poll() is None

@@ -2,7 +2,11 @@
 
 Each session that starts a service gets one folder `payrecon-testsvc-*` in the system's temporary
 directory. `owner.json` names the session's process; `processes.json` lists every process started
-for it (pid and start time, so a reused pid is never mistaken for ours). A session stops its own at
+for it (pid and identity, so a reused pid is never mistaken for ours). The identity is the boot id,
+pid namespace and start time in clock ticks (`worker_process.process_identity`), never a start time
+in seconds since the epoch: that one is derived from the boot time, which moves when the wall clock
+is stepped (a VM restored from a snapshot, an NTP step), and a live session would then look dead
+to the next one, which would remove its servers' folders under them. A session stops its own at
 the end; a session that was killed outright (SIGKILL, a power cut) is found by the next one, which
 stops what it left and removes the folder (`reap_orphans`).
 
@@ -30,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from payrecon.services.operations.worker_process import process_identity, still_running
 
 PREFIX = "payrecon-testsvc-"
 _PR_SET_PDEATHSIG = 1
@@ -111,6 +117,26 @@ def _create_time(pid: int) -> float | None:
         return None
 
 
+def identify(pid: int) -> dict[str, object]:
+    """What names process `pid` in a record: its identity, and its start time for systems
+    without /proc (where the identity is None)."""
+    return {"pid": pid, "identity": process_identity(pid), "create_time": _create_time(pid)}
+
+
+def is_running(record: dict[str, object]) -> bool | None:
+    """Whether the process a record names still runs: True, False, or None when this process
+    cannot tell (another machine or pid namespace)."""
+    pid = int(str(record["pid"]))
+    identity = record.get("identity")
+    if isinstance(identity, str):
+        return still_running(pid, identity)
+    # no /proc where it was recorded: the start time in seconds, as near as the clock allows
+    started, recorded = _create_time(pid), record.get("create_time")
+    if started is None:
+        return False
+    return not isinstance(recorded, int | float) or abs(started - recorded) < 1.0
+
+
 def _write_json(path: Path, data: object) -> None:
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(data, indent=1))
@@ -127,9 +153,7 @@ class Workspace:
         self._lock = threading.Lock()
         self._records: list[dict[str, object]] = []
         self.children: list[Child] = []
-        pid = os.getpid()
-        owner = {"pid": pid, "create_time": _create_time(pid), "namespace": _pid_namespace()}
-        _write_json(self.path / "owner.json", owner)
+        _write_json(self.path / "owner.json", identify(os.getpid()))
 
     def folder(self, name: str, owner: Account | None = None) -> Path:
         """A new folder named `name`, or `name-2`, `name-3`... when a server of the same kind
@@ -172,12 +196,7 @@ class Workspace:
         with self._lock:
             self.children.append(child)
             self._records.append(
-                {
-                    "name": name,
-                    "pid": process.pid,
-                    "create_time": _create_time(process.pid),
-                    "stop_signal": int(stop_signal),
-                }
+                {"name": name, **identify(process.pid), "stop_signal": int(stop_signal)}
             )
             _write_json(self.path / "processes.json", self._records)
         return child
@@ -202,13 +221,14 @@ def stop_process_tree(
     timeout: float,
     *,
     popen: subprocess.Popen[bytes] | None = None,
-    create_time: float | None = None,
+    record: dict[str, object] | None = None,
 ) -> None:
-    """Send `stop_signal` to `pid`, wait, then kill it and its descendants if they linger."""
+    """Send `stop_signal` to `pid`, wait, then kill it and its descendants if they linger.
+    With a `record`, only when it names the process that runs as `pid` now."""
+    if record is not None and not is_running(record):
+        return  # gone, the pid reused, or not ours to tell
     try:
         process = psutil.Process(pid)
-        if create_time is not None and abs(process.create_time() - create_time) > 0.01:
-            return  # the pid was reused: not ours
         family = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
         family = []
@@ -246,7 +266,7 @@ def reap_orphans(root: Path | None = None) -> list[Path]:
                 int(record["pid"]),
                 signal.Signals(int(record["stop_signal"])),
                 timeout=10.0,
-                create_time=record.get("create_time"),
+                record=record,
             )
         shutil.rmtree(folder, ignore_errors=True)
         reaped.append(folder)
@@ -262,20 +282,8 @@ def _owner_alive(folder: Path) -> bool:
             return time.time() - folder.stat().st_mtime < 600
         except OSError:
             return True
-    if owner.get("namespace") != _pid_namespace():
-        return True  # another container's session: its pids mean nothing here, leave it be
-    started = _create_time(int(owner["pid"]))
-    if started is None:
-        return False
-    recorded = owner.get("create_time")
-    return recorded is None or abs(started - float(recorded)) < 0.01
-
-
-def _pid_namespace() -> str | None:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return None
+    # None: another container's session, whose pids mean nothing here: leave it be
+    return is_running(owner) is not False
 
 
 def _as_account(account: Account | None) -> dict[str, object]:

@@ -8,7 +8,13 @@ import sys
 
 import pytest
 
-from payrecon.services.operations.worker_process import known_gone, pid_of, this_process
+from payrecon.services.operations.worker_process import (
+    known_gone,
+    pid_of,
+    process_identity,
+    still_running,
+    this_process,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -55,3 +61,20 @@ def test_a_process_of_another_machine_or_pid_space_is_not_gone() -> None:
     host_pid, boot, namespace, started = _of_a_process_that_exited().split(";")
     assert not known_gone(f"{host_pid};{'0' * 8}-another-boot;{namespace};{started}")
     assert not known_gone(f"{host_pid};{boot};4026530000;{started}")
+
+
+def test_a_process_identity_holds_while_it_runs_and_not_after() -> None:
+    """The identity (start time in clock ticks since boot, not seconds since the epoch) names a
+    running process the same each time it is read, and no longer matches once it exited."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        identity = process_identity(child.pid)
+        assert identity is not None
+        assert identity == process_identity(child.pid)
+        assert still_running(child.pid, identity) is True
+    finally:
+        child.kill()
+        child.wait()
+    assert still_running(child.pid, identity) is False
+    assert still_running(child.pid, None) is None
+    assert still_running(child.pid, f"another-boot;1;{identity.rsplit(';', 1)[1]}") is None

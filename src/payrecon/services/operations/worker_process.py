@@ -44,14 +44,34 @@ def _pid_space() -> str | None:
     return f"{boot};{namespace}"
 
 
+def process_identity(pid: int) -> str | None:
+    """`boot id;pid namespace;start ticks` of process `pid`, or None when this process cannot
+    tell (no /proc of its own, or no such process). Unlike a start time in seconds since the
+    epoch (psutil's `create_time`, derived from the boot time, which moves when the wall clock is
+    stepped), this names one process for as long as the machine is up."""
+    space, started = _pid_space(), _start_ticks(pid)
+    if space is None or started is None:
+        return None
+    return f"{space};{started[1]}"
+
+
+def still_running(pid: int, identity: str | None) -> bool | None:
+    """Whether the process `identity` (from `process_identity`) named as `pid` still runs: True,
+    False (it exited, or the pid is now another process or a zombie), or None (cannot tell: another
+    machine or pid namespace, or no identity recorded)."""
+    parts = (identity or "").split(";")
+    if len(parts) != 3 or _pid_space() != f"{parts[0]};{parts[1]}":
+        return None
+    now = _start_ticks(pid)
+    return not (now is None or now[0] in ("Z", "X") or str(now[1]) != parts[2])
+
+
 def this_process() -> str:
     """The `worker` of a run recorded by this process."""
     pid = os.getpid()
     name = f"{socket.gethostname()}:{pid}"
-    space, started = _pid_space(), _start_ticks(pid)
-    if space is None or started is None:
-        return name
-    return f"{name};{space};{started[1]}"
+    identity = process_identity(pid)
+    return name if identity is None else f"{name};{identity}"
 
 
 def pid_of(worker: str) -> int | None:
@@ -64,11 +84,7 @@ def pid_of(worker: str) -> int | None:
 
 def known_gone(worker: str | None) -> bool:
     """True only when this process can tell that the process `worker` names has exited."""
-    if not worker:
+    if not worker or ";" not in worker:
         return False
-    parts = worker.split(";")
     pid = pid_of(worker)
-    if len(parts) != 4 or pid is None or _pid_space() != f"{parts[1]};{parts[2]}":
-        return False
-    now = _start_ticks(pid)
-    return now is None or now[0] in ("Z", "X") or str(now[1]) != parts[3]
+    return pid is not None and still_running(pid, worker.split(";", 1)[1]) is False
