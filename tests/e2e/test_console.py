@@ -168,6 +168,8 @@ def test_sign_in_sets_a_strict_http_only_session(webdriver: WebDriver, site: Sit
     console.type("#name", "alice")
     console.type("#password", "not-the-password")
     console.click("#sign-in")
+    # the click returns once the form is sent, not once the answer is shown
+    console.wait_for(lambda: console.exists(".error"), "the sign-in error")
     assert "The name or password is wrong." in console.text(".error")
     console.type("#name", "alice")
     console.type("#password", USERS["alice"][0] + "\ue007")  # Enter: the keyboard alone
