@@ -68,6 +68,7 @@ class Generator(PayoutScenarios):
                         and made.scenario != "duplicate_payment"
                     ):
                         self.credits.append(made)
+                        self.credit_by_id.setdefault(made.external_id, made)
                     break
 
     def _with_open(self, extra: Callable[[Customer], bool] = lambda c: True) -> Customer | None:
@@ -275,7 +276,7 @@ class Generator(PayoutScenarios):
         owner = self.owner_of[line.customer or ""]
         number = int(line.allocations[0][0][len(owner.prefix) :])
         typo = f"{owner.prefix}{number + self.rng.choice((-1, 1)):0{owner.width}d}"
-        other = next((i for i in self.invoices if i.number == typo), None)
+        other = self.by_number.get(typo)
         if other is None or other.customer.external_id == line.customer:
             self._undo_truth(line)
             return None
@@ -393,7 +394,7 @@ class Generator(PayoutScenarios):
         line = self._undo(day, "dd_return", lambda c: c.mandate is not None and c.day < day)
         if line is None:
             return None
-        original = next(c for c in self.credits if c.external_id == line.reverses)
+        original = self.credit_by_id[line.reverses or ""]
         line.e2e, line.mandate = original.e2e, original.mandate
         line.return_reason = self.rng.choice(["AC04", "AM04", "MD06", "MS02", "AC01"])
         line.bank_code, line.remittance = "PMNT/RDDT/UPDD", "Return of direct debit"
@@ -403,7 +404,7 @@ class Generator(PayoutScenarios):
         line = self._undo(day, "refund", lambda c: c.payer_account is not None and c.day < day)
         if line is None:
             return None
-        original = next(c for c in self.credits if c.external_id == line.reverses)
+        original = self.credit_by_id[line.reverses or ""]
         line.payer_account = original.payer_account
         line.remittance = f"Refund of payment {original.external_id}"
         line.bank_code = "PMNT/ICDT/ESCT"
@@ -413,7 +414,7 @@ class Generator(PayoutScenarios):
         line = self._undo(day, "chargeback", lambda c: c.mandate is None and c.day < day)
         if line is None:
             return None
-        original = next(c for c in self.credits if c.external_id == line.reverses)
+        original = self.credit_by_id[line.reverses or ""]
         line.e2e, line.remittance, line.bank_code = original.e2e, "Chargeback", "PMNT/CCRD/CHBK"
         return line
 

@@ -97,9 +97,11 @@ class World:
         self.target = lines
         self.customers: list[Customer] = []
         self.invoices: list[Invoice] = []
+        self.by_number: dict[str, Invoice] = {}  # the first invoice of each number
         self.by_customer: dict[str, list[Invoice]] = {}
         self.lines: list[Line] = []
         self.credits: list[Line] = []  # credits a later debit may undo
+        self.credit_by_id: dict[str, Line] = {}
         self.reversed: set[str] = set()
         self.retired: set[str] = set()
         self.owner_of: dict[str, Owner] = {}
@@ -167,6 +169,7 @@ class World:
         )
         invoice.open = invoice.total
         self.invoices.append(invoice)
+        self.by_number.setdefault(invoice.number, invoice)
         self.by_customer.setdefault(customer.external_id, []).append(invoice)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -223,7 +226,7 @@ class World:
     def _undo_truth(self, line: Line) -> None:
         """Forget a line the scenario decided not to write after all."""
         for number, amount in line.allocations:
-            invoice = next(i for i in self.invoices if i.number == number)
+            invoice = self.by_number[number]
             invoice.open += amount
         self._serial -= 1
 
