@@ -32,6 +32,7 @@ from payrecon.domain.matching.rules import RuleBook, RuleSet
 D = Decimal
 ARRIVAL = date(2026, 10, 6)
 PAYER = "GB29NWBK60161331926819"
+GC = "GOCARDLESS LTD"  # the payer's name on a GoCardless payout
 
 
 def gocardless_items() -> tuple[PayoutItem, ...]:
@@ -187,7 +188,9 @@ def test_a_payout_settled_by_another_line_is_unavailable() -> None:
 
 
 def test_by_amount_and_arrival_date_a_unique_payout_settles() -> None:
-    line = LineToMatch(10, date(2026, 10, 8), D("160.00"), "GBP", remittance="GC TRANSFER")
+    line = LineToMatch(
+        10, date(2026, 10, 8), D("160.00"), "GBP", remittance="GC TRANSFER", counterparty_name=GC
+    )
     (settled,) = match_lines([line], customer_book(), context(payout(reference="X1"))).payouts
     assert settled.evidence["matched_by"] == "amount_and_date"
     assert "the only unreconciled payout of 160.00 GBP" in settled.evidence["explanation"]
@@ -195,15 +198,20 @@ def test_by_amount_and_arrival_date_a_unique_payout_settles() -> None:
 
 def test_by_amount_two_fitting_payouts_are_ambiguous() -> None:
     payouts = (payout(1, reference=None), payout(2, reference=None, arrival=date(2026, 10, 7)))
-    result = match_lines([credit(10, "160.00", "TRANSFER")], customer_book(), context(*payouts))
+    line = credit(10, "160.00", "TRANSFER", counterparty_name=GC)
+    result = match_lines([line], customer_book(), context(*payouts))
     (problem,) = result.problems
     assert problem.kind is ProblemKind.AMBIGUOUS_PAYOUT
     assert "PO0001, PO0002" in problem.reason
 
 
 def test_by_amount_a_payout_fitting_two_lines_goes_to_the_first_in_booking_order() -> None:
-    later = LineToMatch(11, ARRIVAL, D("160.00"), "GBP", remittance="TRANSFER")
-    first = LineToMatch(10, date(2026, 10, 5), D("160.00"), "GBP", remittance="TRANSFER")
+    later = LineToMatch(
+        11, ARRIVAL, D("160.00"), "GBP", remittance="TRANSFER", counterparty_name=GC
+    )
+    first = LineToMatch(
+        10, date(2026, 10, 5), D("160.00"), "GBP", remittance="TRANSFER", counterparty_name=GC
+    )
     result = match_lines([later, first], customer_book(), context(payout(reference=None)))
     assert [s.line_id for s in result.payouts] == [10]
     assert [(p.line_id, p.kind) for p in result.problems] == [(11, ProblemKind.NO_REFERENCE)]
@@ -211,12 +219,39 @@ def test_by_amount_a_payout_fitting_two_lines_goes_to_the_first_in_booking_order
 
 def test_the_fallback_leaves_lines_with_customer_evidence_or_far_dates_alone() -> None:
     quoted = credit(10, "160.00", "INV-0000009")
-    known = credit(11, "160.00", "TRANSFER", counterparty_account=PAYER)
-    late = LineToMatch(12, date(2026, 10, 10), D("160.00"), "GBP", remittance="TRANSFER")
+    known = credit(11, "160.00", "TRANSFER", counterparty_account=PAYER, counterparty_name=GC)
+    late = LineToMatch(
+        12, date(2026, 10, 10), D("160.00"), "GBP", remittance="TRANSFER", counterparty_name=GC
+    )
     result = match_lines([quoted, known, late], customer_book(), context(payout(reference=None)))
     assert result.payouts == []
     assert [d.line_id for d in result.decisions] == [10, 11]  # 11: customer 7, on account
     assert [(p.line_id, p.kind) for p in result.problems] == [(12, ProblemKind.NO_REFERENCE)]
+
+
+@pytest.mark.parametrize("name", ["GOCARDLESS LTD", "GoCardless", "Go-Cardless Ltd payouts"])
+def test_by_amount_the_payers_name_is_the_providers_case_and_spaces_aside(name: str) -> None:
+    line = credit(10, "160.00", "TRANSFER", counterparty_name=name)
+    result = match_lines([line], customer_book(), context(payout(reference=None)))
+    assert [s.line_id for s in result.payouts] == [10]
+
+
+@pytest.mark.parametrize("name", [None, "Jane Smith", "STRIPE PAYMENTS EUROPE LTD"])
+def test_by_amount_a_transfer_from_anyone_else_is_no_payout(name: str | None) -> None:
+    """A customer's transfer of the payout's net amount, without a reference: the amount alone
+    does not make it the payout."""
+    line = credit(10, "160.00", "Rent", counterparty_name=name)  # type: ignore[arg-type]
+    result = match_lines([line], customer_book(), context(payout(reference=None)))
+    assert result.payouts == []
+    assert [(p.line_id, p.kind) for p in result.problems] == [(10, ProblemKind.NO_REFERENCE)]
+
+
+def test_by_amount_an_owner_may_need_no_name_for_a_provider() -> None:
+    rules = RuleSet.model_validate({"payouts": {"payer_names": {"gocardless": []}}})
+    line = credit(10, "160.00", "TRANSFER")
+    result = match_lines([line], customer_book(), context(payout(reference=None), rules=rules))
+    assert [s.line_id for s in result.payouts] == [10]
+    assert RuleSet.model_validate({}).payouts.payer_names["stripe"] == ("stripe",)
 
 
 def test_an_owner_may_turn_the_payout_step_off() -> None:

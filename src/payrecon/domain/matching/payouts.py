@@ -6,8 +6,9 @@ so it is matched to the payout, never treated as a customer's payment.
 
 A credit settles a payout when one of its texts (structured reference, remittance, end-to-end id)
 quotes the payout's `reference`, compared without case, spaces or punctuation, and, as a fallback,
-when it has no other evidence and exactly one unreconciled payout has its currency and net amount
-and arrives within a few days of the booking date. Either way the payout's net amount must equal
+when it has no other evidence, its payer's name is the provider's, and exactly one unreconciled
+payout of that provider has its currency and net amount and arrives within a few days of the
+booking date. Either way the payout's net amount must equal
 the line and its items must sum to it (rounded to the currency's minor unit, as providers round
 the payout), else the line goes to review with a typed problem: never a guess.
 
@@ -218,10 +219,14 @@ def settle_payout(
         quote = quotes[0]
         how = f"reference {quote.payout.reference} in the {_FIELD_WORDS[quote.field]}"
         return _check(line, quote.payout, book, how, "reference")
-    if not settings.match_by_amount or other_evidence(line):
+    if not settings.match_by_amount:
         return None
-    fitting = book.fitting(line, settings.arrival_window_days)
-    if not fitting:
+    fitting = [
+        p
+        for p in book.fitting(line, settings.arrival_window_days)
+        if settings.names_provider(line.counterparty_name, p.provider)
+    ]
+    if not fitting or other_evidence(line):
         return None
     amount = f"{money_text(line.amount)} {line.currency}"
     if len(fitting) > 1:
