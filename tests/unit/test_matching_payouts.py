@@ -236,6 +236,12 @@ def test_by_amount_the_payers_name_is_the_providers_case_and_spaces_aside(name: 
     assert [s.line_id for s in result.payouts] == [10]
 
 
+def test_by_amount_the_providers_word_may_stand_in_the_remittance_instead() -> None:
+    line = credit(10, "160.00", "GoCardless payout", counterparty_name="BACS CREDIT")
+    result = match_lines([line], customer_book(), context(payout(reference=None)))
+    assert [s.line_id for s in result.payouts] == [10]
+
+
 @pytest.mark.parametrize("name", [None, "Jane Smith", "STRIPE PAYMENTS EUROPE LTD"])
 def test_by_amount_a_transfer_from_anyone_else_is_no_payout(name: str | None) -> None:
     """A customer's transfer of the payout's net amount, without a reference: the amount alone

@@ -6,10 +6,10 @@ so it is matched to the payout, never treated as a customer's payment.
 
 A credit settles a payout when one of its texts (structured reference, remittance, end-to-end id)
 quotes the payout's `reference`, compared without case, spaces or punctuation, and, as a fallback,
-when it has no other evidence, its payer's name is the provider's, and exactly one unreconciled
-payout of that provider has its currency and net amount and arrives within a few days of the
-booking date. Either way the payout's net amount must equal
-the line and its items must sum to it (rounded to the currency's minor unit, as providers round
+when it has no other evidence, its payer's name or remittance names the provider, and exactly
+one unreconciled payout of that provider has its currency and net amount and arrives within a
+few days of the booking date. Either way the payout's net amount must equal the line and its
+items must sum to it (rounded to the currency's minor unit, as providers round
 the payout), else the line goes to review with a typed problem: never a guess.
 
 Pure: no I/O. The service loads the candidate payouts and their items per chunk.
@@ -224,7 +224,7 @@ def settle_payout(
     fitting = [
         p
         for p in book.fitting(line, settings.arrival_window_days)
-        if settings.names_provider(line.counterparty_name, p.provider)
+        if settings.names_provider((line.counterparty_name, line.remittance), p.provider)
     ]
     if not fitting or other_evidence(line):
         return None
