@@ -211,7 +211,9 @@ def test_a_recompute_of_every_customer_by_ids_is_the_recompute_of_all(
         assert balances._everyone(conn, ids)
         assert not balances._everyone(conn, ids[1:])
         before = conn.execute(select(b.customer_id, b.balance).order_by(b.customer_id)).all()
-        balances.recompute_customers(conn, ids[1:], utcnow())
-        balances.recompute_customers(conn, ids, utcnow())
+        # the count of customers recomputed (SQLAlchemy keeps an INSERT's rowcount only if asked)
+        assert balances.recompute_customers(conn, ids[1:], utcnow()) == len(ids) - 1
+        assert balances.recompute_customers(conn, ids, utcnow()) == len(ids)
+        assert balances.recompute_customers(conn, None, utcnow()) == len(ids)
         after = conn.execute(select(b.customer_id, b.balance).order_by(b.customer_id)).all()
     assert after == before

@@ -227,7 +227,13 @@ def recompute_customers(
     stmt = stmt.on_conflict_do_update(
         index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in _COLUMNS[1:]}
     )
-    count = int(conn.execute(stmt).rowcount or 0)
+    # SQLAlchemy keeps an INSERT's rowcount only when asked (else it reads -1); SQLite's driver
+    # counts no statement that starts with WITH: there, the customers concerned are counted.
+    count = int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
+    if count < 0:
+        count = conn.execute(
+            select(func.count()).select_from(t.customers).where(among(t.customers.c.id))
+        ).scalar_one()
     _refresh_credit_status(conn, among, now, cause)
     return count
 
