@@ -94,8 +94,13 @@ def test_a_dead_lettered_step_makes_ingest_wait_exit_non_zero(
     allocations."""
     if stack.kind == "rabbitmq" and not FULL:
         pytest.skip("the same path as on Redis: by hand (`make faults`)")
+    # Each kill waits for a worker to be running a task: at CI's scale the whole run takes a few
+    # seconds, and a kill at a fixed moment can fall between two tasks and lose no delivery (CI,
+    # 2026-12-03: both kills missed, all 21 runs succeeded). Three, in case a task ends between
+    # being seen running and the kill.
     kills = [
-        Fault("kill_worker", at) for at in (undisturbed.seconds * 0.2, undisturbed.seconds * 0.5)
+        Fault("kill_worker", undisturbed.seconds * share, busy_within=30.0)
+        for share in (0.1, 0.3, 0.5)
     ]
     outcome = stack.run(data, faults=kills, settings={"PAYRECON_MAX_DELIVERIES": "1"})
     assert outcome.runs.get("dead_lettered", 0) >= 1, outcome.runs

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,10 @@ FAULTS = ("kill_worker", "drop_database", "restart_broker")
 class Fault:
     kind: str
     at: float  # seconds after the run started
+    # kill_worker: wait up to this many seconds (while the run lasts) for a worker to be running
+    # a task, so that the kill takes a delivery down with it; then, or at once when 0, a worker
+    # running a task if there is one, else either
+    busy_within: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,9 @@ class FaultStack:
                         time.sleep(delay)
                     if ingest.poll() is not None:
                         break  # the run ended before this fault
-                    workers = self._inject(fault, workers, env, folder, database, engine)
+                    workers = self._inject(
+                        fault, workers, env, folder, database, engine, lambda: ingest.poll() is None
+                    )
                     last_fault = time.monotonic()
                 _out, err = ingest.communicate(timeout=timeout)
                 ended = time.monotonic()
@@ -271,9 +278,16 @@ class FaultStack:
         folder: Path,
         database: str,
         engine: Engine,
+        lasts: Callable[[], bool],
     ) -> list[Child]:
         if fault.kind == "kill_worker":
+            deadline = time.monotonic() + fault.busy_within
             victim = _busy_worker(workers, engine)
+            while victim is None and time.monotonic() < deadline and lasts():
+                time.sleep(0.05)
+                victim = _busy_worker(workers, engine)
+            if victim is None and fault.busy_within and not lasts():
+                return workers  # the run ended while this fault waited for work to kill
             if victim is None:
                 victim = self.rng.randrange(len(workers))
             os.killpg(workers[victim].pid, signal.SIGKILL)
