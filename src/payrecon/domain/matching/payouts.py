@@ -224,7 +224,7 @@ def settle_payout(
     fitting = [
         p
         for p in book.fitting(line, settings.arrival_window_days)
-        if settings.names_provider((line.counterparty_name, line.remittance), p.provider)
+        if _names_provider(line, settings, p.provider)
     ]
     if not fitting or other_evidence(line):
         return None
@@ -243,6 +243,16 @@ def settle_payout(
         f"{settings.arrival_window_days} days (on {payout.arrival_date})"
     )
     return _check(line, payout, book, how, "amount_and_date")
+
+
+def _names_provider(line: LineToMatch, settings: PayoutSettings, provider: str) -> bool:
+    """Whether the line's payer name or remittance holds one of `provider`'s words
+    (`payer_names`), both compared as references are; a provider without words needs none."""
+    words = [k for k in map(payout_reference_key, settings.payer_names.get(provider, ())) if k]
+    if not words:
+        return True
+    texts = [payout_reference_key(t) for t in (line.counterparty_name, line.remittance) if t]
+    return any(word in text for word in words for text in texts)
 
 
 def _check(
