@@ -208,3 +208,56 @@ def test_a_reference_to_an_unknown_invoice_falls_through_to_the_customer() -> No
     assert decision.allocations[0].rule == "exact_amount"
     (problem,) = decide(line("40.00", remittance="INV-9999999")).problems
     assert problem.reason == "INV-9999999: no such invoice, and nothing else identifies the payer"
+
+
+def _suggest_one_by_one(
+    customers: list[tuple[int, str, int | None]], payer: str, owner: int | None, least: int
+) -> list[tuple[int, int]]:
+    """What the index must find, the slow way: every customer sharing a telling word with the
+    payer (an owner's own and those of no owner), scored one by one."""
+    from rapidfuzz import fuzz
+
+    from payrecon.domain.matching.customers import _name_words
+
+    words = set(_name_words(payer))
+    scored = []
+    for customer_id, name, owner_id in customers:
+        if owner is not None and owner_id not in (None, owner):
+            continue
+        if words & set(_name_words(name)):
+            score = round(
+                fuzz.token_sort_ratio(" ".join(_name_words(payer)), " ".join(_name_words(name)))
+            )
+            if score >= least:
+                scored.append((score, customer_id))
+    return sorted(scored, key=lambda s: (-s[0], s[1]))
+
+
+def test_name_suggestions_score_every_customer_sharing_a_word_as_one_by_one_would() -> None:
+    import random
+
+    from payrecon.domain.matching.rules import PayerNameSettings
+
+    rng = random.Random(7)
+    first = ["Anna", "Bert", "Carla", "Dirk", "Eva", "Femke", "Gert", "Hanna"]
+    last = ["Berg", "Bowman", "Okafor", "Lindqvist", "Jansen", "de Vries", "Smit", "Bakker"]
+    forms = ["", " Ltd", " & Co", " GmbH", " BV"]
+    customers = [
+        (i, f"{rng.choice(first)} {rng.choice(last)}{rng.choice(forms)}", rng.choice([1, 2, None]))
+        for i in range(1, 400)
+    ]
+    names = PayerNameIndex(customers)
+    settings = PayerNameSettings(suggest_from_score=60, max_suggestions=10)
+    compared = 0
+    for _ in range(200):
+        payer = f"{rng.choice(first).upper()} {rng.choice(last)}{rng.choice(['', ' LTD', 'x'])}"
+        owner = rng.choice([1, 2, None])
+        expected = _suggest_one_by_one(customers, payer, owner, 60)
+        suggestions, note = names.suggest(payer, owner, settings)
+        if len(expected) > 1 and expected[0][0] == expected[1][0]:
+            assert suggestions == ()
+            assert "equally" in note
+        else:
+            assert [(s.score, s.customer_id) for s in suggestions] == expected[:10]
+            compared += bool(expected)
+    assert compared >= 15  # enough payers had someone to suggest (the rest tie)

@@ -23,7 +23,7 @@ def payouts_for_lines(
     quoting one must not pass for a customer's payment), and the unreconciled payouts of the
     credits' currencies arriving within `window_days` of their booking dates (the fallback)."""
     po = pt.payouts.c
-    conditions: list[Any] = list(among(conn, po.reference_key, keys))
+    conditions: list[Any] = list(among(conn, po.reference_key, _stored_keys(conn, keys)))
     credits = [line for line in lines if line.amount > 0]
     if credits and window_days >= 0:
         first = min(line.booking_date for line in credits) - timedelta(days=window_days)
@@ -70,6 +70,18 @@ def payouts_for_lines(
         )
         for r in sorted(rows.values(), key=lambda r: r.id)
     ]
+
+
+def _stored_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """Those of `keys` that some payout's reference has. A batch's texts give tens of thousands
+    of candidate keys (every run of words) and the payouts a few thousand references: reading
+    the references and comparing here costs less than sending every candidate to the index."""
+    wanted = set(keys)
+    if not wanted:
+        return wanted
+    po = pt.payouts.c
+    stored = conn.execute(select(po.reference_key).where(po.reference_key.is_not(None)).distinct())
+    return wanted.intersection(stored.scalars())
 
 
 def _items(conn: Connection, payout_ids: list[int]) -> dict[int, list[PayoutItem]]:

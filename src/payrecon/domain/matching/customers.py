@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from payrecon.domain.matching.book import CustomerDirectory
@@ -307,7 +307,9 @@ def _name_words(name: str) -> list[str]:
 
 
 class PayerNameIndex:
-    """Customer names by word, so a payer name is compared with a few names, not all."""
+    """Customer names by word, so a payer name is compared with a few names, not all: each word's
+    names (those an owner may be suggested, per owner) are scored in one `rapidfuzz.process`
+    call, not one Python call per name."""
 
     def __init__(self, customers: Iterable[tuple[int, str, int | None]]) -> None:
         self._names: dict[int, str] = {}
@@ -319,6 +321,20 @@ class PayerNameIndex:
             self._owners[customer_id] = owner_id
             for word in set(words):
                 self._by_word.setdefault(word, []).append(customer_id)
+        # (word, owner) -> the word's customers that owner may be suggested, and their names
+        self._choices: dict[tuple[str, int | None], tuple[list[int], list[str]]] = {}
+
+    def _choices_of(self, word: str, owner_id: int | None) -> tuple[list[int], list[str]]:
+        found = self._choices.get((word, owner_id))
+        if found is None:
+            ids = [
+                c
+                for c in self._by_word[word]
+                if owner_id is None or self._owners[c] in (None, owner_id)
+            ]
+            found = (ids, [self._names[c] for c in ids])
+            self._choices[(word, owner_id)] = found
+        return found
 
     def suggest(
         self, payer_name: str, owner_id: int | None, settings: PayerNameSettings
@@ -326,21 +342,21 @@ class PayerNameIndex:
         """(suggestions, a note for the reason). A tie at the top refuses to suggest anyone."""
         words = _name_words(payer_name)
         processed = " ".join(words)
-        pool: set[int] = set()
+        least = settings.suggest_from_score
+        scores: dict[int, int] = {}  # a customer found under two words is scored alike twice
         for word in set(words):
-            ids = self._by_word.get(word, ())
-            if len(ids) <= _COMMON_WORD:
-                pool.update(ids)
-        scored: list[tuple[int, int]] = []
-        for customer_id in sorted(pool):
-            if owner_id is not None and self._owners[customer_id] not in (None, owner_id):
+            if not 0 < len(self._by_word.get(word, ())) <= _COMMON_WORD:
                 continue
-            score = round(fuzz.token_sort_ratio(processed, self._names[customer_id]))
-            if score >= settings.suggest_from_score:
-                scored.append((score, customer_id))
-        if not scored:
+            ids, names = self._choices_of(word, owner_id)
+            # The score compared is the rounded one: ask for everything a point below.
+            for _, score, index in process.extract(
+                processed, names, scorer=fuzz.token_sort_ratio, score_cutoff=least - 1, limit=None
+            ):
+                if round(score) >= least:
+                    scores[ids[index]] = round(score)
+        if not scores:
             return (), ""
-        scored.sort(key=lambda s: (-s[0], s[1]))
+        scored = sorted(((s, c) for c, s in scores.items()), key=lambda s: (-s[0], s[1]))
         if len(scored) > 1 and scored[0][0] == scored[1][0]:
             tied = sum(1 for s, _ in scored if s == scored[0][0])
             return (), f"; payer name {payer_name!r} fits {tied} customers equally"

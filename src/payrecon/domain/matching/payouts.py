@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from payrecon.domain.matching.model import LineToMatch, Problem, ProblemKind
 from payrecon.domain.matching.references import FIELD_REMITTANCE, FIELD_STRUCTURED
@@ -79,18 +80,20 @@ def payout_reference_key(text: str) -> str:
     return "".join(_WORDS.findall(text.upper()))
 
 
-def reference_keys(text: str) -> list[str]:
+@lru_cache(maxsize=1 << 15)
+def reference_keys(text: str) -> tuple[str, ...]:
     """Every run of 1..MAX_KEY_PARTS consecutive words of `text`, as keys, long enough to count:
-    the keys a payout reference quoted in the text may have."""
+    the keys a payout reference quoted in the text may have. Kept for the texts of about a few
+    chunks: a batch's look-up of its payouts and its matching each ask for every line's."""
     words = _WORDS.findall(text.upper())
-    keys = []
+    keys: list[str] = []
     for start in range(len(words)):
         key = ""
         for word in words[start : start + MAX_KEY_PARTS]:
             key += word
             if len(key) >= MIN_KEY_LENGTH:
                 keys.append(key)
-    return keys
+    return tuple(keys)
 
 
 def payout_texts(line: LineToMatch) -> list[tuple[str, str]]:
