@@ -83,8 +83,9 @@ class Step:
         partitions (side by side), add up; None for a task outside the chain. Steps of one
         stage may run in any order."""
         if self.name == "reconcile_partition":
-            return 2 if self.partition == PAYOUT_PARTITION else 3
-        return {"ingest_file": 0, "prepare_reconcile": 1, "finish_reconcile": 4}.get(self.name)
+            return 3 if self.partition == PAYOUT_PARTITION else 4
+        stages = {"ingest_file": 0, "store_files": 1, "prepare_reconcile": 2, "finish_reconcile": 5}
+        return stages.get(self.name)
 
 
 @dataclass

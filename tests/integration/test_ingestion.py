@@ -10,8 +10,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from payrecon.services.reconciliation.inbox import scan_inbox
-from payrecon.services.reconciliation.ingest import ingest_feed_file, receive_file
+from payrecon.services.reconciliation.ingest import (
+    ingest_feed_file,
+    receive_file,
+    stage_feed_file,
+    store_staged_files,
+)
 from payrecon.store import tables as t
+from payrecon.store.staging_tables import staged_files, staged_lines, staged_suggestions
 from tests.integration.test_pipeline_services import DATA, count, load_ledger, run_pipeline
 
 CAMT = (DATA / "statement.camt053.xml").read_text()
@@ -53,11 +59,8 @@ def test_an_unknown_account_is_quarantined_not_guessed(engine: Engine, tmp_path:
     assert receive_file(engine, store, other).duplicate is True
 
 
-def test_intraday_then_end_of_day_statement_adds_each_line_once(
-    engine: Engine, tmp_path: Path
-) -> None:
-    """A camt.052 report during the day, then the day's camt.053 repeating its entries."""
-    load_ledger(engine)
+def _intraday_report() -> str:
+    """A camt.052 of the first two entries of the day's camt.053."""
     entries = CAMT.split("<Ntry>")
     intraday = (
         "<Ntry>".join(entries[:3])  # header + the first two entries
@@ -73,6 +76,15 @@ def test_intraday_then_end_of_day_statement_adds_each_line_once(
     intraday = intraday.replace(
         "<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd>", "<Bal><Tp><CdOrPrtry><Cd>ITBD</Cd>"
     )
+    return intraday
+
+
+def test_intraday_then_end_of_day_statement_adds_each_line_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A camt.052 report during the day, then the day's camt.053 repeating its entries."""
+    load_ledger(engine)
+    intraday = _intraday_report()
     path = tmp_path / "intraday.xml"
     path.write_text(intraday)
     store = tmp_path / "store"
@@ -88,6 +100,54 @@ def test_intraday_then_end_of_day_statement_adds_each_line_once(
         ).all()
     assert sorted(per_ref) == [("BR-0001", 1), ("BR-0002", 1), ("BR-0003", 1), ("BR-0004", 1)]
     assert count(engine, t.payments) == 3
+
+
+def test_a_runs_files_staged_in_any_order_are_stored_in_the_runs_order(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The pipeline parses a run's files side by side: whichever is staged first, a line two
+    files share belongs to the first file of the run, and storing again adds nothing."""
+    load_ledger(engine)
+    path = tmp_path / "intraday.xml"
+    path.write_text(_intraday_report())
+    store = tmp_path / "store"
+    intraday = receive_file(engine, store, path).feed_file_id
+    day = receive_file(engine, store, DATA / "statement.camt053.xml").feed_file_id
+    assert stage_feed_file(engine, store, day).status == "staged"
+    assert stage_feed_file(engine, store, day).lines == 4  # staging again replaces
+    assert stage_feed_file(engine, store, intraday).lines == 2
+    assert count(engine, t.statement_lines) == 0  # nothing is stored while staged
+    stored = store_staged_files(engine, store, [intraday, day])
+    assert [(r.status, r.lines, r.new_lines) for r in stored] == [
+        ("processed", 2, 2),
+        ("processed", 4, 2),
+    ]
+    with engine.connect() as conn:
+        owners = dict(
+            conn.execute(
+                select(t.statement_lines.c.external_id, t.statement_lines.c.feed_file_id)
+            ).all()
+        )
+        files = dict(conn.execute(select(t.feed_files.c.id, t.feed_files.c.new_line_count)).all())
+    assert owners == {"BR-0001": intraday, "BR-0002": intraday, "BR-0003": day, "BR-0004": day}
+    assert files == {intraday: 2, day: 2}
+    for table in (staged_lines, staged_files, staged_suggestions):
+        assert count(engine, table) == 0
+    again = store_staged_files(engine, store, [intraday, day])
+    assert [(r.status, r.new_lines) for r in again] == [("processed", 0), ("processed", 0)]
+    assert count(engine, t.statement_lines) == 4
+
+
+def test_storing_a_received_file_not_staged_stages_it_first(engine: Engine, tmp_path: Path) -> None:
+    load_ledger(engine)
+    store = tmp_path / "store"
+    day = receive_file(engine, store, DATA / "statement.camt053.xml").feed_file_id
+    bad = tmp_path / "bad.xml"
+    bad.write_text(CAMT[: len(CAMT) // 2])
+    broken = receive_file(engine, store, bad).feed_file_id
+    stored = store_staged_files(engine, store, [broken, day])
+    assert [(r.status, r.new_lines) for r in stored] == [("quarantined", 0), ("processed", 4)]
+    assert count(engine, t.statement_lines) == 4
 
 
 BILLION_LAUGHS = """<?xml version="1.0"?>

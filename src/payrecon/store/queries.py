@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, text, type_coerce
 
 from payrecon.domain.matching import (
     CustomerDirectory,
@@ -28,6 +28,8 @@ from payrecon.store.ledger_reads import invoices_where
 from payrecon.store.types import Amount
 
 _ZERO = Decimal(0)
+# The pg_advisory_xact_lock key of `sync_invoice_keys` (the ledger's writers take 7_402_113_000+).
+INVOICE_KEYS_LOCK = 7_402_112_000
 
 
 def _invoices(conn: Connection, condition: Any, *, open_only: bool) -> list[OpenInvoice]:
@@ -62,8 +64,12 @@ def open_invoices_of_customers(conn: Connection, customer_ids: Iterable[int]) ->
 
 def sync_invoice_keys(conn: Connection, *, batch_size: int = 5000) -> int:
     """Give every new or renumbered invoice its normalised key; returns how many changed.
-    One anti-join on the primary keys finds them, so an unchanged book costs one scan."""
+    One anti-join on the primary keys finds them, so an unchanged book costs one scan. On
+    PostgreSQL one transaction at a time does it (a run's files are staged side by side, each
+    syncing first): a second would find the same invoices and insert their keys twice."""
     keys = mt.invoice_number_keys
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INVOICE_KEYS_LOCK})
     stale = conn.execute(
         select(t.invoices.c.id, t.invoices.c.invoice_number)
         .outerjoin(keys, keys.c.invoice_id == t.invoices.c.id)

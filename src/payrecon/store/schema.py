@@ -13,6 +13,7 @@ from payrecon.store import (
     finance_tables,
     ops_tables,
     provider_tables,
+    staging_tables,
     tables,
 )
 from payrecon.store import matching_tables as _matching  # noqa: F401  (registers its tables)
@@ -26,5 +27,6 @@ __all__ = [
     "metadata",
     "ops_tables",
     "provider_tables",
+    "staging_tables",
     "tables",
 ]

@@ -6,7 +6,8 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from celery import chain
+from celery import chain, group
+from celery.exceptions import ChordError
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,7 +20,12 @@ from payrecon.services.pipeline import PipelineRun
 from payrecon.worker.app import QUEUES, app
 from payrecon.worker.provider_tasks import QUEUE, process_provider_events
 from payrecon.worker.registry import task_spec
-from payrecon.worker.tasks import ingest_file, recompute_balances, reconcile_steps
+from payrecon.worker.tasks import (
+    ingest_file,
+    recompute_balances,
+    reconcile_steps,
+    store_files,
+)
 
 log = get_logger(__name__)
 
@@ -55,11 +61,17 @@ class CeleryPipeline:
         self.container = container
 
     def files_received(self, feed_file_ids: Sequence[int]) -> PipelineRun:
-        """Ingest each file (in the order given: a line two files share belongs to the first),
-        route what is not routed yet, settle the payouts' partition, then reconcile the customer
-        partitions side by side (each recomputes its customers' balances), and add up. With the
-        in-process broker it has run when this returns."""
-        steps: list[Any] = [ingest_file.si(feed_file_id=i) for i in feed_file_ids]
+        """Parse and route every file side by side, store their lines in the order given (a
+        line two files share belongs to the first), route what is not routed yet, settle the
+        payouts' partition, then reconcile the customer partitions side by side (each
+        recomputes its customers' balances), and add up. With the in-process broker it has run
+        when this returns."""
+        steps: list[Any] = []
+        if feed_file_ids:
+            steps += [
+                group(ingest_file.si(feed_file_id=i, store=False) for i in feed_file_ids),
+                store_files.si(feed_file_ids=list(feed_file_ids)),
+            ]
         steps += reconcile_steps()
         ids = [_freeze(step) for step in steps]  # every step's id, known before it is sent
         chain(*steps).apply_async()
@@ -118,11 +130,15 @@ class CeleryPipeline:
                 # Polled, not subscribed (`get` would hold a pub/sub subscription to the result
                 # store, which a restart of the store breaks): `maybe_throw` raises what a
                 # failed step raised, else gives its result.
+                # A step that failed fails the steps after it too (Celery marks the rest of the
+                # chain; a chord's callback says only `ChordError: Dependency ... raised`): the
+                # first step to fail on its own says what went wrong.
+                failed = [result for result in results if result.state == "FAILURE"]
+                if failed:
+                    own = [r for r in failed if not isinstance(r.result, ChordError)]
+                    (own or failed)[0].maybe_throw(propagate=True)
                 if last.ready():
                     return last.maybe_throw(propagate=True)
-                for result in results:
-                    if result.state == "FAILURE":
-                        result.maybe_throw(propagate=True)
             except _UNREACHABLE as error:
                 # The result store is restarting: the run goes on without us; ask again.
                 log.warning("pipeline.wait.store_unreachable", error=str(error))

@@ -26,7 +26,11 @@ from payrecon.services.ledger.credit_status import (
 )
 from payrecon.services.operations.task_runs import last_success_started, recorded_run
 from payrecon.services.reconciliation.inbox import scan_inbox as scan_inbox_service
-from payrecon.services.reconciliation.ingest import ingest_feed_file
+from payrecon.services.reconciliation.ingest import (
+    ingest_feed_file,
+    stage_feed_file,
+    store_staged_files,
+)
 from payrecon.services.reconciliation.reconcile import (
     prepare_reconcile as prepare_reconcile_service,
 )
@@ -77,9 +81,13 @@ def _recorded(
 
 
 @app.task(name="payrecon.ingest_file", bind=True, base=PayreconTask)
-def ingest_file(self: Any, *, feed_file_id: int) -> dict[str, Any]:
+def ingest_file(self: Any, *, feed_file_id: int, store: bool = True) -> dict[str, Any]:
+    """Parse and route a file; then store its lines, unless (`store=False`: a pipeline run's
+    files, parsed side by side) `store_files` stores the run's files in their order."""
+
     def work(c: Container) -> dict[str, Any]:
-        result = ingest_feed_file(
+        step = ingest_feed_file if store else stage_feed_file
+        result = step(
             c.engine,
             c.settings.feed_store_dir,
             feed_file_id,
@@ -87,7 +95,30 @@ def ingest_file(self: Any, *, feed_file_id: int) -> dict[str, Any]:
         )
         return {"lines": result.lines, "new_lines": result.new_lines, "status": result.status}
 
-    return _recorded(self, "ingest_file", {"feed_file_id": feed_file_id}, work)
+    params = {"feed_file_id": feed_file_id, **({} if store else {"store": False})}
+    return _recorded(self, "ingest_file", params, work)
+
+
+@app.task(name="payrecon.store_files", bind=True, base=PayreconTask)
+def store_files(self: Any, *, feed_file_ids: list[int]) -> dict[str, Any]:
+    """Store the staged lines of a run's files, in the run's order (after `ingest_file` of each
+    with `store=False`), in one transaction."""
+
+    def work(c: Container) -> dict[str, Any]:
+        results = store_staged_files(
+            c.engine,
+            c.settings.feed_store_dir,
+            feed_file_ids,
+            batch_size=c.settings.write_batch_size,
+        )
+        return {
+            "files": len(results),
+            "lines": sum(r.lines or 0 for r in results),
+            "new_lines": sum(r.new_lines for r in results),
+            "quarantined": sum(r.status == "quarantined" for r in results),
+        }
+
+    return _recorded(self, "store_files", {"feed_file_ids": feed_file_ids}, work)
 
 
 @app.task(name="payrecon.scan_inbox", bind=True, base=PayreconTask)

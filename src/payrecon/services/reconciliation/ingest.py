@@ -1,17 +1,21 @@
 """Receive bank files and turn them into stored statement lines.
 
 Receiving copies a file into the content-addressed feed store and records it by SHA-256: a file seen
-before is reported, not stored again. Ingesting parses the stored copy and writes its lines in one
-transaction, skipping lines already known by (account, bank reference), each routed as it is
-written (`routing`: pending in its customer's partition, or unmatched with its reason); a file
-that fails to parse or to verify is quarantined with the error and none of its lines is written.
+before is reported, not stored again. Ingesting takes two steps. Staging parses the stored copy
+and routes each line (`routing`: pending in its customer's partition, or unmatched with its
+reason and suggestions) into the staging tables, one transaction per file; the files of a run
+are staged side by side, each by its own task. Storing then moves the staged lines of the run's
+files into `statement_lines` in one transaction, in the run's file order, skipping lines already
+known by (account, bank reference): a line two files share belongs to the first, whichever was
+parsed first. A file that fails to parse or to verify is quarantined with the error and none of
+its lines is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,12 +31,19 @@ from payrecon.logging import get_logger
 from payrecon.services.clock import utcnow
 from payrecon.services.operations import progress
 from payrecon.services.reconciliation.owner_accounts import owner_accounts, owner_of_account
-from payrecon.services.reconciliation.routing import route_batch, store_suggestions
+from payrecon.services.reconciliation.routing import route_batch
 from payrecon.services.rules import load_rule_book
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from payrecon.store.bulk import analyze_after_load, batched, insert_ignoring_conflicts
-from payrecon.store.copy import insert_new_rows
+from payrecon.store.line_staging import (
+    LINE_COLUMNS,
+    clear_staged,
+    record_staged_file,
+    stage_lines,
+    staged_file,
+    store_staged,
+)
 from payrecon.store.queries import line_to_match, sync_invoice_keys
 
 log = get_logger(__name__)
@@ -187,16 +198,6 @@ def statement_line_row(
     }
 
 
-# The columns `store_lines` writes: the row above, and the line's route.
-_LINE_COLUMNS = (
-    "feed_file_id", "contract_owner_id", "seq", "account", "external_id", "booking_date",
-    "value_date", "amount", "currency", "counterparty_name", "counterparty_account",
-    "remittance", "structured_reference", "end_to_end_id", "mandate_id",
-    "bank_transaction_code", "return_reason", "status", "created_at",
-    "partition", "reason", "customer_id",
-)  # fmt: skip
-
-
 def _lines_logging_notices(path: Path, feed_id: int, filename: str) -> Iterator[StatementLine]:
     """The file's lines; the reader's notices (entries skipped, a stray part set aside, a field
     cut) are logged, since a person must be able to find out why a file gave fewer lines."""
@@ -213,15 +214,14 @@ def _lines_logging_notices(path: Path, feed_id: int, filename: str) -> Iterator[
             )
 
 
-def store_lines(conn: Connection, rows: list[dict[str, Any]], rules: RuleBook) -> int:
-    """Route each line (`routing.route_batch`) and store the new ones with their routes, in
-    bulk (COPY on PostgreSQL), each written once; returns how many were new. A line already
-    stored (the same account and bank reference) is left as it is."""
+def stage_batch(conn: Connection, rows: list[dict[str, Any]], rules: RuleBook, now: Any) -> None:
+    """Route each line (`routing.route_batch`) and stage it with its route and suggestions, in
+    bulk (COPY on PostgreSQL)."""
     if not rows:
-        return 0
+        return
     lines = [line_to_match(SimpleNamespace(id=k, **row)) for k, row in enumerate(rows)]
     routes = route_batch(conn, lines, rules)
-    values = []
+    staged, suggested = [], []
     for row, routed in zip(rows, routes, strict=True):
         row.update(
             status=routed.status,
@@ -229,28 +229,32 @@ def store_lines(conn: Connection, rows: list[dict[str, Any]], rules: RuleBook) -
             reason=routed.reason,
             customer_id=routed.customer_id,
         )
-        values.append(tuple(row[c] for c in _LINE_COLUMNS))
-    inserted = insert_new_rows(
-        conn,
-        t.statement_lines,
-        _LINE_COLUMNS,
-        values,
-        unique=("account", "external_id"),
-        returning=("id", "seq"),
-    )
-    ids = {seq: line_id for line_id, seq in inserted}
-    store_suggestions(
-        conn,
-        [
-            (ids[row["seq"]], routed)
-            for row, routed in zip(rows, routes, strict=True)
-            if routed.suggestions and row["seq"] in ids
-        ],
-    )
-    return len(inserted)
+        staged.append(tuple(row[c] for c in LINE_COLUMNS))
+        suggested += [
+            (row["feed_file_id"], row["seq"], s.customer_id, s.score, s.basis, now)
+            for s in routed.suggestions
+        ]
+    stage_lines(conn, staged, suggested)
 
 
-def ingest_feed_file(
+def _feed(engine: Engine, feed_file_id: int) -> Any:
+    with engine.connect() as conn:
+        feed = conn.execute(select(t.feed_files).where(t.feed_files.c.id == feed_file_id)).first()
+    if feed is None:
+        raise NotFound(f"feed file {feed_file_id} does not exist")
+    return feed
+
+
+def _locked(conn: Connection, feed_file_ids: list[int]) -> dict[int, Any]:
+    """The files' rows, locked (PostgreSQL) until the transaction ends, in id order."""
+    f = t.feed_files
+    rows = conn.execute(
+        select(f).where(f.c.id.in_(feed_file_ids)).order_by(f.c.id).with_for_update()
+    )
+    return {r.id: r for r in rows}
+
+
+def stage_feed_file(
     engine: Engine,
     store_dir: Path,
     feed_file_id: int,
@@ -258,20 +262,25 @@ def ingest_feed_file(
     batch_size: int = 5000,
     rules: RuleBook | None = None,
 ) -> IngestResult:
-    """Parse a received file and store its new lines; re-running it adds nothing."""
-    with engine.connect() as conn:
-        feed = conn.execute(select(t.feed_files).where(t.feed_files.c.id == feed_file_id)).first()
-    if feed is None:
-        raise NotFound(f"feed file {feed_file_id} does not exist")
+    """Parse a received file and stage its lines, routed (status `staged`), for
+    `store_staged_files`; staging it again replaces what was staged. A file that fails to parse
+    or to verify is quarantined and nothing of it stays staged. Files of one run are staged
+    side by side: routing reads reference data only, never another file's lines."""
+    feed = _feed(engine, feed_file_id)
     if feed.status != "received":
         return IngestResult(feed.id, feed.status, feed.line_count, 0, feed.error)
     path = stored_path(store_dir, feed.sha256)
     now = utcnow()
+    with engine.begin() as conn:
+        sync_invoice_keys(conn)  # routing reads invoices by their normalised numbers
+    rules = rules or load_rule_book()
     try:
         fmt = detect_format(path)
         with engine.begin() as conn:
-            sync_invoice_keys(conn)  # routing reads invoices by their normalised numbers
-            lines = new = 0
+            if feed.id not in _locked(conn, [feed.id]):
+                raise NotFound(f"feed file {feed.id} does not exist")
+            clear_staged(conn, feed.id)
+            lines = 0
             owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
             rows = (
                 statement_line_row(feed.id, owner_of(line, seq), seq, line, now)
@@ -281,20 +290,10 @@ def ingest_feed_file(
             )
             for batch in batched(rows, batch_size):
                 lines += len(batch)
-                new += store_lines(conn, batch, rules or load_rule_book())
+                stage_batch(conn, batch, rules, now)
                 progress.report(f"ingesting {feed.filename}", lines)
-            conn.execute(
-                update(t.feed_files)
-                .where(t.feed_files.c.id == feed.id)
-                .values(
-                    contract_owner_id=next(iter(owner_of.seen.values()), None),
-                    status="processed",
-                    format=fmt,
-                    line_count=lines,
-                    new_line_count=new,
-                    processed_at=utcnow(),
-                )
-            )
+            owner = next(iter(owner_of.seen.values()), None)
+            record_staged_file(conn, feed.id, fmt, lines, owner, utcnow())
     except FeedFormatError as exc:
         # The file's own name, not the store's content address, is what a person recognises.
         error = f"{feed.filename}: {exc.place}: {exc.problem}"
@@ -306,13 +305,88 @@ def ingest_feed_file(
             )
         log.warning("feeds.file.quarantined", feed_id=feed.id, filename=feed.filename, error=error)
         return IngestResult(feed.id, "quarantined", 0, 0, error)
-    analyze_after_load(engine, {t.statement_lines: new, mt.line_suggestions: new})
-    log.info(
-        "feeds.file.processed",
-        feed_id=feed.id,
-        filename=feed.filename,
-        lines=lines,
-        new_lines=new,
-        format=fmt,
+    log.info("feeds.file.staged", feed_id=feed.id, filename=feed.filename, lines=lines, format=fmt)
+    return IngestResult(feed.id, "staged", lines, 0)
+
+
+def store_staged_files(
+    engine: Engine,
+    store_dir: Path,
+    feed_file_ids: Sequence[int],
+    *,
+    batch_size: int = 5000,
+    rules: RuleBook | None = None,
+) -> list[IngestResult]:
+    """Store the staged lines of the files, in the order given, in one transaction: a line two
+    files share (the same account and bank reference) belongs to the first, whichever was
+    parsed first. A received file not staged yet is staged here first; a file processed or
+    quarantined already is reported as it is. Re-running it adds nothing."""
+    order = list(dict.fromkeys(feed_file_ids))
+    with engine.connect() as conn:
+        waiting = [
+            r.id
+            for r in conn.execute(
+                select(t.feed_files.c.id).where(
+                    t.feed_files.c.id.in_(order), t.feed_files.c.status == "received"
+                )
+            )
+            if staged_file(conn, r.id) is None
+        ]
+    for feed_file_id in waiting:
+        stage_feed_file(engine, store_dir, feed_file_id, batch_size=batch_size, rules=rules)
+    results: list[IngestResult] = []
+    with engine.begin() as conn:
+        feeds = _locked(conn, order)
+        for feed_file_id in order:
+            feed = feeds.get(feed_file_id)
+            if feed is None:
+                raise NotFound(f"feed file {feed_file_id} does not exist")
+            staged = staged_file(conn, feed.id) if feed.status == "received" else None
+            if staged is None:
+                results.append(IngestResult(feed.id, feed.status, feed.line_count, 0, feed.error))
+                continue
+            new = store_staged(conn, feed.id)
+            conn.execute(
+                update(t.feed_files)
+                .where(t.feed_files.c.id == feed.id)
+                .values(
+                    contract_owner_id=staged.contract_owner_id,
+                    status="processed",
+                    format=staged.format,
+                    line_count=staged.line_count,
+                    new_line_count=new,
+                    processed_at=utcnow(),
+                )
+            )
+            results.append(IngestResult(feed.id, "processed", staged.line_count, new))
+    stored = sum(r.new_lines for r in results)
+    analyze_after_load(engine, {t.statement_lines: stored, mt.line_suggestions: stored})
+    for r, feed_file_id in zip(results, order, strict=True):
+        if r.status == "processed":
+            log.info(
+                "feeds.file.processed",
+                feed_id=feed_file_id,
+                filename=feeds[feed_file_id].filename,
+                lines=r.lines,
+                new_lines=r.new_lines,
+            )
+    return results
+
+
+def ingest_feed_file(
+    engine: Engine,
+    store_dir: Path,
+    feed_file_id: int,
+    *,
+    batch_size: int = 5000,
+    rules: RuleBook | None = None,
+) -> IngestResult:
+    """Parse a received file and store its new lines (stage, then store); re-running it adds
+    nothing."""
+    staged = stage_feed_file(engine, store_dir, feed_file_id, batch_size=batch_size, rules=rules)
+    if staged.status != "staged":
+        return staged
+    (stored,) = store_staged_files(
+        engine, store_dir, [feed_file_id], batch_size=batch_size, rules=rules
     )
-    return IngestResult(feed.id, "processed", lines, new)
+    return stored

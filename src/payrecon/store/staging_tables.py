@@ -1,0 +1,86 @@
+"""Where the files of one pipeline run wait between parsing and storing (migration
+0022_staged_lines).
+
+Every file of a run is parsed and routed at once, each by its own task, into these tables; one
+step then moves them into `statement_lines` in the run's file order, so that a line two files
+share belongs to the first whichever was parsed first (`services.reconciliation.ingest`). A
+file's staged rows live only until that step has stored them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from payrecon.store.tables import metadata
+from payrecon.store.types import Amount, Id
+
+
+def _feed_file() -> Column[int]:
+    return Column(
+        "feed_file_id",
+        Id,
+        ForeignKey("feed_files.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
+# A parsed file: what storing it will record on `feed_files`.
+staged_files = Table(
+    "staged_files",
+    metadata,
+    _feed_file(),
+    Column("format", String(16), nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("contract_owner_id", Id),
+    Column("staged_at", DateTime(timezone=True), nullable=False),
+)
+
+# Its lines as `statement_lines` will hold them, each with its route (keyed by the file's seq).
+staged_lines = Table(
+    "staged_lines",
+    metadata,
+    _feed_file(),
+    Column("seq", Integer, primary_key=True),
+    Column("contract_owner_id", Id),
+    Column("account", String(64), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("booking_date", Date, nullable=False),
+    Column("value_date", Date),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("counterparty_name", String(255)),
+    Column("counterparty_account", String(64)),
+    Column("remittance", Text),
+    Column("structured_reference", String(64)),
+    Column("end_to_end_id", String(128)),
+    Column("mandate_id", String(64)),
+    Column("bank_transaction_code", String(64)),
+    Column("return_reason", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("customer_id", Id),
+    Column("partition", SmallInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The review queue's suggestions of the lines routed unmatched, by the line's seq.
+staged_suggestions = Table(
+    "staged_suggestions",
+    metadata,
+    _feed_file(),
+    Column("seq", Integer, primary_key=True),
+    Column("customer_id", Id, primary_key=True),
+    Column("score", Integer, nullable=False),
+    Column("basis", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,41 @@
+"""The invoices' normalised numbers, synced by two transactions at once (a run's files are staged
+side by side, and each stager syncs first): the second waits for the first and finds nothing
+left to do, instead of inserting the same keys again."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import Engine, delete, func, select
+
+from payrecon.store import matching_tables as mt
+from payrecon.store.queries import sync_invoice_keys
+from tests.integration.test_pipeline_services import load_ledger
+
+
+def test_two_syncs_at_once_key_each_invoice_once(pg_engine: Engine) -> None:
+    load_ledger(pg_engine)
+    with pg_engine.begin() as conn:
+        conn.execute(delete(mt.invoice_number_keys))  # every invoice is new to the keys
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            with pg_engine.begin() as conn:
+                outcome.append(sync_invoice_keys(conn))
+        except Exception as error:  # what the test reports
+            outcome.append(error)
+
+    with pg_engine.begin() as first:
+        synced = sync_invoice_keys(first)
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(0.5)  # the second has read the invoices while the first's keys are uncommitted
+        assert outcome == []  # it waits
+    other.join(timeout=30)
+    assert synced > 0
+    assert outcome == [0]
+    with pg_engine.connect() as conn:
+        keys = conn.execute(select(func.count()).select_from(mt.invoice_number_keys)).scalar_one()
+    assert keys == synced
