@@ -133,6 +133,8 @@ def test_a_runs_files_staged_in_any_order_are_stored_in_the_runs_order(
     assert files == {intraday: 2, day: 2}
     for table in (staged_lines, staged_files, staged_suggestions):
         assert count(engine, table) == 0
+    assert stage_feed_file(engine, store, day).status == "processed"  # a redelivery: nothing
+    assert count(engine, staged_lines) == 0
     again = store_staged_files(engine, store, [intraday, day])
     assert [(r.status, r.new_lines) for r in again] == [("processed", 0), ("processed", 0)]
     assert count(engine, t.statement_lines) == 4

@@ -144,7 +144,7 @@ def invoices(
         stmt = select(*_COLUMNS).where(condition).order_by(t.invoices.c.id)
         if lock:
             stmt = stmt.with_for_update()
-        found.update({r.id: _open_invoice(r) for r in conn.execute(stmt)})
+        found.update({r.id: _open_invoice(r) for r in conn.execute(stmt).all()})
     return found
 
 
@@ -155,4 +155,4 @@ def invoices_where(
     stmt = select(*_COLUMNS).where(condition).order_by(t.invoices.c.id)
     if open_only:
         stmt = stmt.where(t.invoices.c.open_amount > 0)
-    return [_open_invoice(r) for r in conn.execute(stmt)]
+    return [_open_invoice(r) for r in conn.execute(stmt).all()]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from payrecon.domain.matching import LineToMatch, PayoutSettlement
 from payrecon.domain.matching.payouts import PayoutItem, PayoutToSettle
@@ -17,11 +17,21 @@ from payrecon.store.bulk import among
 
 
 def payouts_for_lines(
-    conn: Connection, keys: Iterable[str], lines: Sequence[LineToMatch], window_days: int
+    conn: Connection,
+    keys: Iterable[str],
+    lines: Sequence[LineToMatch],
+    window_days: int,
+    *,
+    itemised: bool = True,
 ) -> list[PayoutToSettle]:
     """The payouts whose reference keys are among `keys` (reconciled ones too: a second line
     quoting one must not pass for a customer's payment), and the unreconciled payouts of the
-    credits' currencies arriving within `window_days` of their booking dates (the fallback)."""
+    credits' currencies arriving within `window_days` of their booking dates (the fallback).
+
+    Not `itemised` (routing, which asks only whether a line settles a payout): each payout's
+    items summed per type, one per type, instead of every item; whether they add up to the
+    payout is the same, and a fallback window at a million lines holds thousands of payouts
+    with hundreds of items each."""
     po = pt.payouts.c
     conditions: list[Any] = list(among(conn, po.reference_key, _stored_keys(conn, keys)))
     credits = [line for line in lines if line.amount > 0]
@@ -52,9 +62,10 @@ def payouts_for_lines(
             )
             .join(at.payment_providers, at.payment_providers.c.id == po.provider_id)
             .where(condition)
-        ):
+        ).all():
             rows[row.id] = row
-    items = _items(conn, [r.id for r in rows.values() if r.items_synced_at is not None])
+    synced = [r.id for r in rows.values() if r.items_synced_at is not None]
+    items = _items(conn, synced) if itemised else _item_sums(conn, synced)
     return [
         PayoutToSettle(
             id=r.id,
@@ -92,8 +103,22 @@ def _items(conn: Connection, payout_ids: list[int]) -> dict[int, list[PayoutItem
             select(i.payout_id, i.type, i.amount, i.fee)
             .where(condition)
             .order_by(i.payout_id, i.seq)
-        ):
+        ).all():
             found.setdefault(row.payout_id, []).append(PayoutItem(row.type, row.amount, row.fee))
+    return found
+
+
+def _item_sums(conn: Connection, payout_ids: list[int]) -> dict[int, list[PayoutItem]]:
+    i = pt.payout_items.c
+    found: dict[int, list[PayoutItem]] = {}
+    for condition in among(conn, i.payout_id, payout_ids):
+        for row in conn.execute(
+            select(i.payout_id, i.type, func.sum(i.amount), func.sum(i.fee))
+            .where(condition)
+            .group_by(i.payout_id, i.type)
+            .order_by(i.payout_id, i.type)
+        ).all():
+            found.setdefault(row[0], []).append(PayoutItem(row[1], row[2], row[3]))
     return found
 
 

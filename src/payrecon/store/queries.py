@@ -96,7 +96,9 @@ def sync_invoice_keys(conn: Connection, *, batch_size: int = 5000) -> int:
 
 def invoice_formats(conn: Connection) -> dict[int, str | None]:
     """Each contract owner's invoice-number format (None: the rule set's default)."""
-    rows = conn.execute(select(t.contract_owners.c.id, t.contract_owners.c.invoice_number_format))
+    rows = conn.execute(
+        select(t.contract_owners.c.id, t.contract_owners.c.invoice_number_format)
+    ).all()
     return {r.id: r.invoice_number_format for r in rows}
 
 
@@ -115,7 +117,7 @@ def pending_lines(conn: Connection, limit: int, *, partition: int) -> list[LineT
         )
         .order_by(sl.c.booking_date, sl.c.feed_file_id, sl.c.seq)
         .limit(limit)
-    )
+    ).all()
     return [line_to_match(r) for r in rows]
 
 
@@ -150,7 +152,7 @@ def line_suggestions(conn: Connection, line_ids: Collection[int]) -> dict[int, l
             .join(t.customers, t.customers.c.id == s.customer_id)
             .where(condition)
             .order_by(s.statement_line_id, s.score.desc(), s.customer_id)
-        )
+        ).all()
         for r in rows:
             found[r.statement_line_id].append(r)
     return found
@@ -174,7 +176,7 @@ def customer_directory(
     for condition in among(conn, t.mandates.c.reference, mandates):
         rows = conn.execute(
             select(t.mandates.c.reference, t.mandates.c.customer_id).where(condition)
-        )
+        ).all()
         by_mandate.update({r.reference: r.customer_id for r in rows})
     by_account: dict[str, set[int]] = {}
     for condition in among(conn, t.customer_bank_accounts.c.iban, accounts):
@@ -182,24 +184,26 @@ def customer_directory(
             select(t.customer_bank_accounts.c.iban, t.customer_bank_accounts.c.customer_id).where(
                 condition
             )
-        )
+        ).all()
         for r in rows:
             by_account.setdefault(normalise_account(r.iban), set()).add(r.customer_id)
     by_number: dict[str, set[int]] = {}
     for condition in among(conn, t.customers.c.account_number, numbers):
-        rows = conn.execute(select(t.customers.c.account_number, t.customers.c.id).where(condition))
+        rows = conn.execute(
+            select(t.customers.c.account_number, t.customers.c.id).where(condition)
+        ).all()
         for r in rows:
             by_number.setdefault(r.account_number.upper(), set()).add(r.id)
     by_link: dict[str, LinkTarget] = {}
     for condition in among(conn, at.payment_links.c.external_id, links):
-        rows = conn.execute(
+        linked = conn.execute(
             select(
                 at.payment_links.c.external_id,
                 at.payment_links.c.customer_id,
                 at.payment_links.c.invoice_id,
             ).where(condition)
-        )
-        by_link.update({r.external_id: LinkTarget(r.customer_id, r.invoice_id) for r in rows})
+        ).all()
+        by_link.update({r.external_id: LinkTarget(r.customer_id, r.invoice_id) for r in linked})
     named = (
         set(by_mandate.values())
         | {c for cs in (*by_account.values(), *by_number.values()) for c in cs}
@@ -220,7 +224,7 @@ def customer_owners(conn: Connection, customer_ids: Iterable[int]) -> dict[int, 
     for condition in among(conn, t.customers.c.id, customer_ids):
         rows = conn.execute(
             select(t.customers.c.id, t.customers.c.contract_owner_id).where(condition)
-        )
+        ).all()
         owners.update({r.id: r.contract_owner_id for r in rows})
     return owners
 
@@ -231,7 +235,7 @@ def customer_names(conn: Connection) -> list[tuple[int, str, int | None]]:
         select(t.customers.c.id, t.customers.c.name, t.customers.c.contract_owner_id).order_by(
             t.customers.c.id
         )
-    )
+    ).all()
     return [(r.id, r.name, r.contract_owner_id) for r in rows]
 
 
@@ -267,7 +271,7 @@ def earlier_payments(
             select(sl, p.c.id.label("payment_id"), p.c.customer_id.label("payer"))
             .join(p, p.c.statement_line_id == sl.c.id)
             .where(condition, p.c.status == "active", sl.c.amount > 0)
-        )
+        ).all()
         found.update({r.id: r for r in rows})
     payment_ids = [r.payment_id for r in found.values()]
     refunded = _refunded(conn, payment_ids)
@@ -305,7 +309,7 @@ def _takes(
             for condition in among(conn, table.c.payment_id, batch)
             for r in conn.execute(
                 select(table.c.payment_id, table.c.invoice_id, table.c.amount).where(condition)
-            )
+            ).all()
         ]
         invoices = {i.id: i for i in invoices_by_ids(conn, {i for _, i, _ in taken})}
         for payment_id, invoice_id, amount in sorted(taken):
@@ -323,6 +327,6 @@ def _refunded(conn: Connection, payment_ids: Iterable[int]) -> dict[int, Decimal
             )
             .where(condition)
             .group_by(lt.refunds.c.payment_id)
-        )
+        ).all()
         out.update({r.payment_id: r.refunded for r in rows})
     return out

@@ -80,6 +80,8 @@ customers = Table(
     Column("billing_cycle_id", Id, ForeignKey("billing_cycles.id")),
 )
 Index("ix_customers_account_number", customers.c.account_number)
+# Added by 0023_customers_created_at: the latest customer, read for every batch of lines routed.
+Index("ix_customers_created_at", customers.c.created_at)
 
 customer_bank_accounts = Table(
     "customer_bank_accounts",

@@ -245,6 +245,11 @@ def _feed(engine: Engine, feed_file_id: int) -> Any:
     return feed
 
 
+def _as_it_is(feed: Any) -> IngestResult:
+    """A file already processed or quarantined, as it stands."""
+    return IngestResult(feed.id, feed.status, feed.line_count, 0, feed.error)
+
+
 def _locked(conn: Connection, feed_file_ids: list[int]) -> dict[int, Any]:
     """The files' rows, locked (PostgreSQL) until the transaction ends, in id order."""
     f = t.feed_files
@@ -268,7 +273,7 @@ def stage_feed_file(
     side by side: routing reads reference data only, never another file's lines."""
     feed = _feed(engine, feed_file_id)
     if feed.status != "received":
-        return IngestResult(feed.id, feed.status, feed.line_count, 0, feed.error)
+        return _as_it_is(feed)
     path = stored_path(store_dir, feed.sha256)
     now = utcnow()
     with engine.begin() as conn:
@@ -277,8 +282,9 @@ def stage_feed_file(
     try:
         fmt = detect_format(path)
         with engine.begin() as conn:
-            if feed.id not in _locked(conn, [feed.id]):
-                raise NotFound(f"feed file {feed.id} does not exist")
+            locked = _locked(conn, [feed.id]).get(feed.id)
+            if locked is None or locked.status != "received":  # stored meanwhile (a redelivery)
+                return _as_it_is(locked or feed)
             clear_staged(conn, feed.id)
             lines = 0
             owner_of = _OwnerOf(owner_accounts(conn), feed.filename)
@@ -298,6 +304,7 @@ def stage_feed_file(
         # The file's own name, not the store's content address, is what a person recognises.
         error = f"{feed.filename}: {exc.place}: {exc.problem}"
         with engine.begin() as conn:
+            clear_staged(conn, feed.id)  # what an earlier try staged of it
             conn.execute(
                 update(t.feed_files)
                 .where(t.feed_files.c.id == feed.id)
@@ -343,7 +350,7 @@ def store_staged_files(
                 raise NotFound(f"feed file {feed_file_id} does not exist")
             staged = staged_file(conn, feed.id) if feed.status == "received" else None
             if staged is None:
-                results.append(IngestResult(feed.id, feed.status, feed.line_count, 0, feed.error))
+                results.append(_as_it_is(feed))
                 continue
             new = store_staged(conn, feed.id)
             conn.execute(
