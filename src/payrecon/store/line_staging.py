@@ -81,6 +81,18 @@ def staged_file(conn: Connection, feed_file_id: int) -> Any:
     ).first()
 
 
+def unstaged(conn: Connection, feed_file_ids: Sequence[int]) -> list[int]:
+    """Those of the files that are received and have nothing staged, in id order."""
+    f = t.feed_files.c
+    staged = select(staged_files.c.feed_file_id).where(staged_files.c.feed_file_id == f.id)
+    rows = conn.execute(
+        select(f.id)
+        .where(f.id.in_(feed_file_ids), f.status == "received", ~staged.exists())
+        .order_by(f.id)
+    )
+    return list(rows.scalars())
+
+
 def record_staged_file(
     conn: Connection, feed_file_id: int, fmt: str, lines: int, owner_id: int | None, now: Any
 ) -> None:
@@ -102,4 +114,5 @@ __all__ = [
     "stage_lines",
     "staged_file",
     "store_staged",
+    "unstaged",
 ]

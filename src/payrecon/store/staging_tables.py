@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
-    Date,
     DateTime,
     ForeignKey,
     Integer,
-    SmallInteger,
     String,
     Table,
     Text,
 )
 
-from payrecon.store.tables import metadata
-from payrecon.store.types import Amount, Id
+from payrecon.store.tables import metadata, statement_lines
+from payrecon.store.types import Id
 
 
 def _feed_file() -> Column[int]:
@@ -45,32 +43,18 @@ staged_files = Table(
     Column("staged_at", DateTime(timezone=True), nullable=False),
 )
 
-# Its lines as `statement_lines` will hold them, each with its route (keyed by the file's seq).
+# Its lines as `statement_lines` will hold them, each with its route (keyed by the file's seq):
+# the same columns and types, without the line's id and the foreign keys.
 staged_lines = Table(
     "staged_lines",
     metadata,
     _feed_file(),
     Column("seq", Integer, primary_key=True),
-    Column("contract_owner_id", Id),
-    Column("account", String(64), nullable=False),
-    Column("external_id", String(128), nullable=False),
-    Column("booking_date", Date, nullable=False),
-    Column("value_date", Date),
-    Column("amount", Amount(), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("counterparty_name", String(255)),
-    Column("counterparty_account", String(64)),
-    Column("remittance", Text),
-    Column("structured_reference", String(64)),
-    Column("end_to_end_id", String(128)),
-    Column("mandate_id", String(64)),
-    Column("bank_transaction_code", String(64)),
-    Column("return_reason", String(16)),
-    Column("status", String(16), nullable=False),
-    Column("reason", Text),
-    Column("customer_id", Id),
-    Column("partition", SmallInteger),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    *(
+        Column(c.name, c.type, nullable=c.nullable)
+        for c in statement_lines.c
+        if c.name not in ("id", "feed_file_id", "seq")
+    ),
 )
 
 # The review queue's suggestions of the lines routed unmatched, by the line's seq.

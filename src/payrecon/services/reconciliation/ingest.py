@@ -43,6 +43,7 @@ from payrecon.store.line_staging import (
     stage_lines,
     staged_file,
     store_staged,
+    unstaged,
 )
 from payrecon.store.queries import line_to_match, sync_invoice_keys
 
@@ -330,15 +331,7 @@ def store_staged_files(
     quarantined already is reported as it is. Re-running it adds nothing."""
     order = list(dict.fromkeys(feed_file_ids))
     with engine.connect() as conn:
-        waiting = [
-            r.id
-            for r in conn.execute(
-                select(t.feed_files.c.id).where(
-                    t.feed_files.c.id.in_(order), t.feed_files.c.status == "received"
-                )
-            )
-            if staged_file(conn, r.id) is None
-        ]
+        waiting = unstaged(conn, order)
     for feed_file_id in waiting:
         stage_feed_file(engine, store_dir, feed_file_id, batch_size=batch_size, rules=rules)
     results: list[IngestResult] = []
