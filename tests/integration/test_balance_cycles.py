@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from payrecon.domain.balances import billing_period_start
 from payrecon.services.ledger.balances import (
@@ -14,6 +14,7 @@ from payrecon.services.ledger.balances import (
     get_balance,
     recompute_balances,
 )
+from payrecon.store import ledger_tables as lt
 from payrecon.store import tables as t
 from payrecon.store.admin_tables import billing_cycles
 from tests.integration.test_pipeline_services import customer_id, load_ledger
@@ -89,3 +90,63 @@ def test_customers_touched_since(engine: Engine) -> None:
     assert customers_to_recompute(engine) is None
     with engine.connect() as conn:
         assert conn.execute(select(t.customers.c.billing_cycle_id)).scalars().all() == [None] * 3
+
+
+def _written_at(engine: Engine) -> dict[int, tuple[datetime, datetime]]:
+    """Each customer's (computed_at, checked_at): when its balance and its status were written."""
+    b, s = t.customer_balances, lt.credit_status
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(b.c.customer_id, b.c.computed_at, s.c.checked_at).join(
+                s, s.c.customer_id == b.c.customer_id
+            )
+        ).all()
+    return {customer: (_utc(computed), _utc(checked)) for customer, computed, checked in rows}
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no time zone
+
+
+def _history_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(select(func.count()).select_from(lt.credit_status_history)).scalar_one()
+        )
+
+
+def test_a_recompute_writes_only_the_customers_whose_figures_moved(engine: Engine) -> None:
+    load_ledger(engine)  # the import computed every balance and status
+    bowman = customer_id(engine, "C001")
+    imported = _written_at(engine)
+    assert len(imported) == 3
+    changes = _history_rows(engine)
+    # Nothing moved: every customer is counted, none is rewritten, no status change is recorded.
+    first = datetime.now(UTC) + timedelta(hours=1)
+    assert recompute_balances(engine, now=first) == 3
+    assert (_written_at(engine), _history_rows(engine)) == (imported, changes)
+    # Bowman pays: only Bowman's balance and status rows are written again.
+    add_payment(engine, bowman, date(2026, 10, 12), "7.00")
+    later = first + timedelta(hours=1)
+    assert recompute_balances(engine, now=later) == 3
+    written = _written_at(engine)
+    assert written.pop(bowman) == (later, later)
+    assert written == {c: at for c, at in imported.items() if c != bowman}
+    assert get_balance(engine, bowman).total_payments == Decimal("7.00")
+    # A new threshold moves the status row, not the balance.
+    with engine.begin() as conn:
+        conn.execute(
+            t.customers.update()
+            .where(t.customers.c.id == bowman)
+            .values(credit_threshold=Decimal("1.00"))
+        )
+    latest = later + timedelta(hours=1)
+    assert recompute_balances(engine, customer_ids=[bowman], now=latest) == 1
+    assert _written_at(engine)[bowman] == (later, latest)
+    with engine.connect() as conn:
+        threshold = conn.execute(
+            select(lt.credit_status.c.credit_threshold).where(
+                lt.credit_status.c.customer_id == bowman
+            )
+        ).scalar_one()
+    assert threshold == Decimal("1.00")

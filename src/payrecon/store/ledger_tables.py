@@ -138,6 +138,8 @@ credit_status = Table(
     Column("balance", Amount(), nullable=False),
     Column("credit_threshold", Amount(), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    # When the balance or threshold beside the status was last written (a recompute that finds
+    # all three unchanged leaves the row).
     Column("checked_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("status IN ('WITHIN_THRESHOLD','OVER_THRESHOLD')", name="status"),
 )

@@ -280,6 +280,7 @@ customer_balances = Table(
     Column("total_invoiced", Amount(), nullable=False),
     Column("total_payments", Amount(), nullable=False),
     Column("total_payments_since_last_invoice", Amount(), nullable=False),
+    # When these figures were last written: a recompute that finds them unchanged leaves the row.
     Column("computed_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -6,7 +6,10 @@ currency counts with the amount its recorded rate converted it to (`payments.bcy
 so do its refunds; a payment without a rate is not in the ledger at all (it waits for review).
 One INSERT ... SELECT ... ON CONFLICT DO UPDATE
 recomputes every customer (or the ones given) in a single round trip; two more statements then
-record the credit-status changes in the history and refresh `credit_status`.
+record the credit-status changes in the history and refresh `credit_status`. Each writes only
+the rows whose figures moved: a customer whose balance and status are what the cache says is
+read, not rewritten, so `computed_at` and `checked_at` are when the row's figures were last
+written (found different), and the recompute of a whole book that changed little writes little.
 
 Ledger writes call `recompute_customers` inside their own transaction, so the caches never lag
 behind the rows they summarise.
@@ -132,14 +135,16 @@ def _balance_select(now: datetime, among: Among, cycle_starts: Mapping[int, date
             and_(cycle_start.is_(None), since_invoice),
         )
     # One pass over the active payments gives both sums (all of them, and those since).
+    payments: Any = t.payments
+    if cycle_starts:  # the customer's billing cycle decides where its period starts
+        payments = payments.join(t.customers, t.customers.c.id == t.payments.c.customer_id)
     paid = (
         select(
             t.payments.c.customer_id,
             func.sum(payment_ledger_amount()).label("total"),
             func.sum(payment_ledger_amount()).filter(since).label("since"),
         )
-        .select_from(t.payments)
-        .join(t.customers, t.customers.c.id == t.payments.c.customer_id)
+        .select_from(payments)
         .outerjoin(invoiced, invoiced.c.customer_id == t.payments.c.customer_id)
         .where(t.payments.c.status == "active", among(t.payments.c.customer_id))
         .group_by(t.payments.c.customer_id)
@@ -172,14 +177,24 @@ def _balance_select(now: datetime, among: Among, cycle_starts: Mapping[int, date
         adjustments=func.coalesce(adjusted.c.total, zero),
         refunds=func.coalesce(refunded.c.total, zero),
     )
-    stmt = (
+    figures = {
+        "currency": t.customers.c.currency,
+        "balance": balance,
+        "total_invoiced": total_invoiced,
+        "total_payments": total_paid,
+        "total_payments_since_last_invoice": func.coalesce(paid.c.since, zero),
+    }
+    # Only the customers whose figures differ from the cached ones (or have none yet): the
+    # steady-state recompute of a whole book then writes nothing but what moved.
+    old = t.customer_balances.alias("old")
+    changed = or_(
+        old.c.customer_id.is_(None),
+        *(value.is_distinct_from(old.c[name]) for name, value in figures.items()),
+    )
+    return (
         select(
             t.customers.c.id.label("customer_id"),
-            t.customers.c.currency,
-            balance.label("balance"),
-            total_invoiced.label("total_invoiced"),
-            total_paid.label("total_payments"),
-            func.coalesce(paid.c.since, zero).label("total_payments_since_last_invoice"),
+            *(value.label(name) for name, value in figures.items()),
             literal(now, t.customer_balances.c.computed_at.type).label("computed_at"),
         )
         .select_from(t.customers)
@@ -188,10 +203,9 @@ def _balance_select(now: datetime, among: Among, cycle_starts: Mapping[int, date
         .outerjoin(credited, credited.c.customer_id == t.customers.c.id)
         .outerjoin(adjusted, adjusted.c.customer_id == t.customers.c.id)
         .outerjoin(refunded, refunded.c.customer_id == t.customers.c.id)
-        .where(true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
-        .where(among(t.customers.c.id))
+        .outerjoin(old, old.c.customer_id == t.customers.c.id)
+        .where(among(t.customers.c.id), changed)  # a WHERE also lets SQLite parse the upsert
     )
-    return stmt
 
 
 def _sum_by_customer(table: Any, condition: Any, name: str) -> Any:
@@ -227,15 +241,14 @@ def recompute_customers(
     stmt = stmt.on_conflict_do_update(
         index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in _COLUMNS[1:]}
     )
-    # SQLAlchemy keeps an INSERT's rowcount only when asked (else it reads -1); SQLite's driver
-    # counts no statement that starts with WITH: there, the customers concerned are counted.
-    count = int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
-    if count < 0:
-        count = conn.execute(
+    conn.execute(stmt)
+    _refresh_credit_status(conn, among, now, cause)
+    # The customers concerned, whether their figures moved or not.
+    return int(
+        conn.execute(
             select(func.count()).select_from(t.customers).where(among(t.customers.c.id))
         ).scalar_one()
-    _refresh_credit_status(conn, among, now, cause)
-    return count
+    )
 
 
 def _refresh_credit_status(conn: Connection, among: Among, now: datetime, cause: str) -> None:
@@ -264,7 +277,7 @@ def _refresh_credit_status(conn: Connection, among: Among, now: datetime, cause:
         .where(among(cached.c.customer_id))
     )
     changes = base.where(
-        or_(status.c.status.is_(None), status.c.status != new_status)
+        or_(status.c.customer_id.is_(None), status.c.status != new_status)
     ).with_only_columns(
         *base.selected_columns[:5], status.c.status, literal(cause, String()).label("cause")
     )
@@ -274,8 +287,17 @@ def _refresh_credit_status(conn: Connection, among: Among, now: datetime, cause:
             [*history_columns, "from_status", "cause"], changes
         )
     )
+    # Only the statuses whose figures moved are written (as the balances above).
+    moved = base.where(
+        or_(
+            status.c.customer_id.is_(None),
+            status.c.status != new_status,
+            status.c.balance != cached.c.balance,
+            status.c.credit_threshold.is_distinct_from(threshold),
+        )
+    )
     upsert = dialect_insert(conn, status).from_select(
-        ["customer_id", "status", "balance", "credit_threshold", "changed_at", "checked_at"], base
+        ["customer_id", "status", "balance", "credit_threshold", "changed_at", "checked_at"], moved
     )
     excluded = upsert.excluded
     upsert = upsert.on_conflict_do_update(
