@@ -276,9 +276,10 @@ def _refresh_credit_status(conn: Connection, among: Among, now: datetime, cause:
         .where(true())
         .where(among(cached.c.customer_id))
     )
-    changes = base.where(
-        or_(status.c.customer_id.is_(None), status.c.status != new_status)
-    ).with_only_columns(
+    # A status first known or changed goes to the history; one whose balance or threshold
+    # moved too is written to `credit_status` (an unchanged row is not rewritten).
+    status_changed = or_(status.c.status.is_(None), status.c.status != new_status)
+    changes = base.where(status_changed).with_only_columns(
         *base.selected_columns[:5], status.c.status, literal(cause, String()).label("cause")
     )
     history_columns = ["customer_id", "to_status", "balance", "credit_threshold", "changed_at"]
@@ -287,13 +288,11 @@ def _refresh_credit_status(conn: Connection, among: Among, now: datetime, cause:
             [*history_columns, "from_status", "cause"], changes
         )
     )
-    # Only the statuses whose figures moved are written (as the balances above).
     moved = base.where(
         or_(
-            status.c.customer_id.is_(None),
-            status.c.status != new_status,
+            status_changed,
             status.c.balance != cached.c.balance,
-            status.c.credit_threshold.is_distinct_from(threshold),
+            status.c.credit_threshold != threshold,
         )
     )
     upsert = dialect_insert(conn, status).from_select(
