@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,11 @@ from tests.faults.harness import (
     _balances,
     _flush_broker,
     _Redis,
-    _wait_for_workers,
 )
 from tests.services import pg_admin_dsn, pg_url, scratch_database
 from tests.services.processes import Child, Workspace
 
+from payrecon.config import Settings
 from payrecon.services.admin.imports import (
     import_contract_owners,
     import_customers,
@@ -67,6 +68,7 @@ from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.operations.worker_process import pid_of
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
+from payrecon.worker.app import QUEUES, create_celery
 
 
 @dataclass
@@ -243,31 +245,88 @@ def _accuracy(s: Score) -> dict[str, Any]:
     }
 
 
+ALL_QUEUES = ",".join(QUEUES)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One worker process of a run: the node it stands for and the queues it serves."""
+
+    name: str
+    queues: str = ALL_QUEUES
+
+
+def one_host(workers: int) -> tuple[Host, ...]:
+    """`workers` processes on one host, each serving every queue."""
+    return tuple(Host(f"bench{n}") for n in range(workers))
+
+
+# Two hosts simulated on this one: each a worker of its own (its own node name and working
+# directory) against the one PostgreSQL and the one Redis, the statement files on a folder both
+# see (a shared volume on real hosts). "mirror": both serve every queue; "split": one parses
+# (`ingest`), the other reconciles and recomputes (`match,balances`), as docs/performance.md's
+# scale-out section lays the roles out.
+TWO_HOSTS: dict[str, tuple[Host, ...]] = {
+    "mirror": (Host("host-a"), Host("host-b")),
+    "split": (Host("host-a", "ingest"), Host("host-b", "match,balances")),
+}
+
+
 def _spawn_worker(
-    workspace: Workspace, env: dict[str, str], folder: Path, workers: int, n: int
+    workspace: Workspace, env: dict[str, str], folder: Path, host: Host, run: str
 ) -> Child:
+    home = folder / host.name  # the host's own working directory
+    home.mkdir()
     command = [
         str(BIN / "payrecon"), "worker", "--concurrency", "1", "--loglevel", "WARNING",
-        "--hostname", f"bench{n}-{uuid.uuid4().hex[:6]}@%h",
+        "--queues", host.queues, "--hostname", f"{host.name}-{uuid.uuid4().hex[:6]}@%h",
     ]  # fmt: skip
-    return workspace.spawn(f"bench-worker-{workers}-{n}", command, env=env, cwd=folder)
+    return workspace.spawn(f"bench-{run}-{host.name}", command, env=env, cwd=home)
+
+
+def _wait_for_hosts(env: dict[str, str], hosts: int) -> None:
+    """Until every worker answers a ping."""
+    control = create_celery(
+        Settings(
+            broker_url=env["PAYRECON_BROKER_URL"],
+            result_backend=env["PAYRECON_RESULT_BACKEND"],
+            environment="test",
+        )
+    )
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if len(control.control.ping(timeout=1.0) or []) >= hosts:
+                    return
+            except Exception:  # the broker not answering yet: ask again
+                pass
+            time.sleep(0.5)
+    finally:
+        control.close()
+    raise AssertionError(f"not all {hosts} workers came up")
 
 
 def run_once(
     workspace: Workspace,
     redis: _Redis,
     data: Path,
-    workers: int,
+    hosts: tuple[Host, ...],
     *,
+    layout: str | None = None,
     chunk: int = 5000,
     timeout: float = 3600.0,
     baselines: bool = True,
 ) -> dict[str, Any]:
-    """One run with `workers` worker processes on a fresh database; its figures."""
+    """One run with a worker process per host on a fresh database; its figures. `layout`
+    names the run (default: the number of workers)."""
+    workers = len(hosts)
+    layout = layout or f"{workers} worker{'s' if workers > 1 else ''}, one host"
     manifest = json.loads((data / "manifest.json").read_text())
     files = [str(data / name) for name in manifest["files"]]
     with scratch_database("payrecon_bench") as database:
         folder = workspace.folder(f"run-{workers}w-{uuid.uuid4().hex[:6]}")
+        # The CLI's and the workers' feed store: one folder every host sees.
         env = _env(database, redis, folder, chunk)
         url = pg_url(database)
         upgrade_schema(url)
@@ -276,8 +335,9 @@ def run_once(
         try:
             imports = _import(engine, data)
             _flush_broker(redis)
-            children = [_spawn_worker(workspace, env, folder, workers, n) for n in range(workers)]
-            _wait_for_workers(env)
+            run = folder.name
+            children = [_spawn_worker(workspace, env, folder, host, run) for host in hosts]
+            _wait_for_hosts(env, workers)
             with engine.connect() as conn:
                 run_started = conn.execute(text("SELECT now()")).scalar_one()
             with _Sampler(children) as sampler:
@@ -303,10 +363,14 @@ def run_once(
     for n, child in enumerate(children):
         # A task run names the process that ran it as host:pid (the worker's pool child).
         mine = [r for r in runs if pid_of(r["worker"] or "") in sampler.pids[n]]
+        for r in mine:
+            r["host"] = hosts[n].name
         busy = sum(r["seconds"] or 0.0 for r in mine)
         per_worker.append(
             {
                 "worker": n,
+                "host": hosts[n].name,
+                "queues": hosts[n].queues,
                 "pid": child.pid,
                 "tasks": len(mine),
                 "peak_rss_mb": round(sampler.peak_rss[n] / 2**20, 1),
@@ -315,6 +379,7 @@ def run_once(
             }
         )
     figures: dict[str, Any] = {
+        "layout": layout,
         "workers": workers,
         "lines": lines,
         "customers": manifest["customers"],
@@ -360,12 +425,18 @@ def run(
     lines: int,
     worker_counts: list[int],
     *,
+    two_hosts: Sequence[str] = (),
     seed: int = 1,
     chunk: int = 5000,
     workspace: Workspace | None = None,
 ) -> dict[str, Any]:
-    """Generate once, run each worker count, and compare the exports across them. The processes
-    started live in `workspace` (a test session's), else in one of the benchmark's own."""
+    """Generate once, run each worker count (on one host) and each two-host layout named
+    (`TWO_HOSTS`), and compare the exports across them. The processes started live in
+    `workspace` (a test session's), else in one of the benchmark's own."""
+    layouts: list[tuple[str | None, tuple[Host, ...]]] = [
+        (None, one_host(n)) for n in worker_counts
+    ]
+    layouts += [(f"two hosts, {name}", TWO_HOSTS[name]) for name in two_hosts]
     own = workspace is None
     space = workspace or Workspace()
     try:
@@ -376,7 +447,10 @@ def run(
             generated = time.perf_counter() - started
             redis = _Redis(space)
             try:
-                results = [run_once(space, redis, data, n, chunk=chunk) for n in worker_counts]
+                results = [
+                    run_once(space, redis, data, hosts, layout=name, chunk=chunk)
+                    for name, hosts in layouts
+                ]
             finally:
                 if redis.child is not None:
                     space.stop(redis.child)
@@ -432,9 +506,11 @@ def report(figures: dict[str, Any]) -> None:
             f"{a['recall'] or 0:>7.4f} {b.get('bare_walk_per_second', 0):>9,.0f} "
             f"{b.get('bare_copy_per_second') or 0:>9,.0f} {b.get('pipeline_over_floor', 0):>7}"
         )
+        if r["layout"] != f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}, one host":
+            print(f"        {r['layout']}")
         for w in r["per_worker"]:
             print(
-                f"        worker {w['worker']}: {w['tasks']} tasks, "
+                f"        worker {w['worker']} ({w['host']}: {w['queues']}): {w['tasks']} tasks, "
                 f"peak RSS {w['peak_rss_mb']} MB, "
                 f"busy {w['busy_share_tasks']:.0%} (tasks) / {w['busy_share_cpu']:.0%} (CPU)"
             )
@@ -446,7 +522,7 @@ def report(figures: dict[str, Any]) -> None:
                 f"        {name}: {len(secs)} run(s), {sum(secs):.2f} s in all, "
                 f"longest {max(secs):.2f} s"
             )
-    print(f"allocations and balances identical across worker counts: "
+    print(f"allocations and balances identical across the runs: "
           f"{figures['identical_across_workers']}")  # fmt: skip
 
 
@@ -456,18 +532,29 @@ def main() -> None:
     )
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--workers", default="2", help="worker counts, comma-separated: 1,2,4")
+    parser.add_argument(
+        "--two-hosts",
+        default="",
+        help=f"two hosts simulated, comma-separated layouts: {', '.join(TWO_HOSTS)}",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=5000, help="reconcile chunk size")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
-    counts = [int(n) for n in args.workers.split(",")]
-    figures = run(args.lines, counts, seed=args.seed, chunk=args.chunk)
+    counts = [int(n) for n in args.workers.split(",") if n]
+    layouts = [name for name in args.two_hosts.split(",") if name]
+    unknown = sorted(set(layouts) - set(TWO_HOSTS))
+    if unknown:
+        parser.error(
+            f"--two-hosts: unknown layout {', '.join(unknown)} (known: {', '.join(TWO_HOSTS)})"
+        )
+    figures = run(args.lines, counts, two_hosts=layouts, seed=args.seed, chunk=args.chunk)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
     report(figures)
-    if len(counts) > 1 and not figures["identical_across_workers"]:
-        raise SystemExit("the allocations or balances differ between worker counts")
+    if len(figures["runs"]) > 1 and not figures["identical_across_workers"]:
+        raise SystemExit("the allocations or balances differ between the runs")
 
 
 if __name__ == "__main__":

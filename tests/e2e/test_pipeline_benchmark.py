@@ -1,5 +1,6 @@
-"""`benchmarks/pipeline.py` at CI scale: the real stack with 1 and 2 worker processes gives the
-same allocations and balances, and the matching is as accurate as on the matching benchmark.
+"""`benchmarks/pipeline.py` at CI scale: the real stack with 1 and 2 worker processes, and two
+hosts simulated with the roles split (one parses, the other reconciles), gives the same
+allocations and balances, and the matching is as accurate as on the matching benchmark.
 Correctness only: no figure of time is asserted."""
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from tests.services import SESSION
 pytestmark = pytest.mark.integration
 
 
-def test_one_and_two_workers_reconcile_alike_and_right() -> None:
-    figures = run(2000, [1, 2], seed=3, chunk=500, workspace=SESSION.workspace())
+def test_one_and_two_workers_and_two_hosts_reconcile_alike_and_right() -> None:
+    figures = run(
+        2000, [1, 2], two_hosts=["split"], seed=3, chunk=500, workspace=SESSION.workspace()
+    )
     assert figures["identical_across_workers"]
+    assert [r["workers"] for r in figures["runs"]] == [1, 2, 2]
     for r in figures["runs"]:
         assert r["lines"] == 2000
         assert r["allocation_rows"] > 2000  # every line's outcome, and the allocations
@@ -31,3 +35,12 @@ def test_one_and_two_workers_reconcile_alike_and_right() -> None:
         assert sum(w["tasks"] for w in r["per_worker"]) == len(r["tasks"])
         assert r["baseline"]["bare_walk_entries"] == 2000
         assert r["baseline"]["bare_copy_rows"] == 2000
+    # Split roles: every step ran on the host serving its queue, a run's last step included.
+    split = figures["runs"][2]
+    on: dict[str, set[str]] = {}
+    for task in split["tasks"]:
+        on.setdefault(task["host"], set()).add(task["name"])
+    assert on == {
+        "host-a": {"ingest_file", "store_files"},
+        "host-b": {"prepare_reconcile", "reconcile_partition", "finish_reconcile"},
+    }

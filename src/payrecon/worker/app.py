@@ -19,6 +19,14 @@ from payrecon.worker.recovery import Recovery
 from payrecon.worker.registry import TASKS
 
 QUEUES = ("ingest", "match", "balances")
+# The pipeline's own steps, not triggered by name (so not in TASKS): storing a run's files goes
+# with the parsing, a run's last step with the reconciling, so that a host serving only
+# `match,balances` finishes the runs it reconciles.
+PIPELINE_STEPS = {"payrecon.store_files": "ingest", "payrecon.finish_reconcile": "match"}
+ROUTES = {
+    **{spec.celery_name: spec.queue for spec in TASKS.values()},
+    **PIPELINE_STEPS,
+}
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -37,7 +45,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_queues=[_queue(name, settings) for name in QUEUES],
         task_default_queue="ingest",
-        task_routes={spec.celery_name: {"queue": spec.queue} for spec in TASKS.values()},
+        task_routes={name: {"queue": queue} for name, queue in ROUTES.items()},
         task_always_eager=settings.in_process_worker,
         task_eager_propagates=True,
         task_store_eager_result=True,
