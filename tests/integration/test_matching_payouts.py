@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from payrecon.domain.errors import Conflict
+from payrecon.domain.matching.model import LineToMatch
 from payrecon.domain.providers import PayoutStatus, Provider, ProviderPayout
 from payrecon.feeds.gocardless import GoCardlessClient
 from payrecon.feeds.http import RetryPolicy
@@ -28,6 +29,7 @@ from payrecon.services.reconciliation.review import get_statement_line, match_by
 from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
+from payrecon.store.payout_queries import payouts_for_lines
 from tests.integration.test_pipeline_services import DATA, customer_id, load_ledger, run_pipeline
 from tests.integration.test_provider_sync import add_provider
 
@@ -242,3 +244,27 @@ def test_a_payout_line_that_waited_for_the_items_is_settled_when_they_arrive(
     assert (payout["reconciled"], payout["statementLine"]["externalId"]) == (True, "PO-BR-1")
     assert payout["fees"]["settled"] == D("2.035")
     assert len(payout["items"]) == 5  # two payments with their fees, a refund
+
+
+def test_the_amount_fallback_reads_only_the_payouts_of_the_credits_amounts(engine: Engine) -> None:
+    """A chunk's fallback candidates are the unreconciled payouts in the window whose net amount
+    some credit of the chunk has (`PayoutBook.fitting` wants no other), read with their items;
+    a payout of another amount is not read, and one a reference names is read whatever it is."""
+    load_ledger(engine)
+    store_provider_payouts(engine)
+    on = date(2026, 10, 21)
+
+    def read(amounts: list[str], keys: tuple[str, ...] = ()) -> dict[str, int | None]:
+        lines = [LineToMatch(n, on, D(a), "GBP") for n, a in enumerate(amounts, start=1)]
+        with engine.connect() as conn:
+            found = payouts_for_lines(conn, keys, lines, 3)
+        return {p.external_id: None if p.items is None else len(p.items) for p in found}
+
+    assert read(["50.00", "12.34"]) == {"PO000124": 1}
+    assert read(["160.00", "50.00"]) == {"PO000123": 5, "PO000124": 1}
+    assert read(["12.34"]) == {}
+    assert read(["12.34"], keys=("ACMEAB12C",)) == {"PO000123": 5}
+    assert read(["160.00"], keys=()) == {"PO000123": 5}
+    far = [LineToMatch(1, date(2026, 11, 30), D("160.00"), "GBP")]
+    with engine.connect() as conn:
+        assert payouts_for_lines(conn, (), far, 3) == []

@@ -26,7 +26,10 @@ def payouts_for_lines(
 ) -> list[PayoutToSettle]:
     """The payouts whose reference keys are among `keys` (reconciled ones too: a second line
     quoting one must not pass for a customer's payment), and the unreconciled payouts of the
-    credits' currencies arriving within `window_days` of their booking dates (the fallback).
+    credits' currencies and net amounts arriving within `window_days` of their booking dates
+    (the fallback, which fits a payout to a line of its exact amount: `PayoutBook.fitting`).
+    Only the amounts some credit has are read: a window at a million lines holds thousands of
+    payouts, and reading all of them with their items for every chunk grew with the data.
 
     Not `itemised` (routing, which asks only whether a line settles a payout): each payout's
     items summed per type, one per type, instead of every item; whether they add up to the
@@ -38,13 +41,13 @@ def payouts_for_lines(
     if credits and window_days >= 0:
         first = min(line.booking_date for line in credits) - timedelta(days=window_days)
         last = max(line.booking_date for line in credits) + timedelta(days=window_days)
-        conditions.append(
-            and_(
-                po.statement_line_id.is_(None),
-                po.currency.in_(sorted({line.currency for line in credits})),
-                po.arrival_date.between(first, last),
-            )
+        window = and_(
+            po.statement_line_id.is_(None),
+            po.currency.in_(sorted({line.currency for line in credits})),
+            po.arrival_date.between(first, last),
         )
+        amounts = among(conn, po.amount, {line.amount for line in credits})
+        conditions += [and_(window, amount) for amount in amounts]
     rows: dict[int, Any] = {}
     for condition in conditions:
         for row in conn.execute(
