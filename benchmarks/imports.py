@@ -193,7 +193,7 @@ def run(customers: int, invoices: int, folder: Path) -> dict[str, Any]:
                     text(
                         "SELECT (SELECT count(*) FROM customers),"
                         " (SELECT count(*) FROM invoices),"
-                        " (SELECT count(*) FROM invoice_number_keys),"
+                        " (SELECT count(number_key) FROM invoices),"
                         " (SELECT COALESCE(sum(total), 0) FROM invoices),"
                         " (SELECT count(*) FROM customer_balances),"
                         " (SELECT count(*) FROM credit_status),"

@@ -16,7 +16,6 @@ from payrecon.services.admin.imports import (
     import_customers,
     import_invoices,
 )
-from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from tests.integration.test_pipeline_services import DATA
 
@@ -47,9 +46,10 @@ def _invoices(engine: Engine) -> list[tuple[str, str, str, Decimal, Decimal]]:
 
 
 def _keys(engine: Engine) -> list[tuple[str, str]]:
-    k = mt.invoice_number_keys.c
+    i = t.invoices.c
     with engine.connect() as conn:
-        return sorted((r.invoice_number, r.number_key) for r in conn.execute(select(k)))
+        rows = conn.execute(select(i.invoice_number, i.number_key))
+        return sorted((r.invoice_number, r.number_key) for r in rows)
 
 
 def _count(engine: Engine, table: t.Table) -> int:
@@ -74,7 +74,7 @@ def test_a_second_run_adds_nothing_and_a_change_moves_the_open_amount(
     again = import_invoices(customers, path)
     assert (again.rows, again.created, again.updated) == (3, 0, 3)
     assert _invoices(customers) == before
-    assert _count(customers, mt.invoice_number_keys) == 3
+    assert len(_keys(customers)) == 3
 
     with customers.begin() as conn:  # 4.00 of I1 is allocated: its open amount is 6.00
         conn.execute(
@@ -119,7 +119,6 @@ def test_a_bad_row_names_its_line_and_column_and_writes_nothing(
     assert raised.value.place == place
     assert problem in raised.value.problem
     assert _count(customers, t.invoices) == 0
-    assert _count(customers, mt.invoice_number_keys) == 0
     assert _count(customers, t.customer_balances) == 3  # the customers' own, untouched
 
 

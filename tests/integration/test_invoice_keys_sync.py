@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, func, select, update
 
-from payrecon.store import matching_tables as mt
+from payrecon.store import tables as t
 from payrecon.store.queries import sync_invoice_keys
 from tests.integration.test_pipeline_services import load_ledger
 
@@ -17,7 +17,7 @@ from tests.integration.test_pipeline_services import load_ledger
 def test_two_syncs_at_once_key_each_invoice_once(pg_engine: Engine) -> None:
     load_ledger(pg_engine)
     with pg_engine.begin() as conn:
-        conn.execute(delete(mt.invoice_number_keys))  # every invoice is new to the keys
+        conn.execute(update(t.invoices).values(number_key=None))  # as if written otherwise
     outcome: list[object] = []
 
     def second() -> None:
@@ -37,5 +37,6 @@ def test_two_syncs_at_once_key_each_invoice_once(pg_engine: Engine) -> None:
     assert synced > 0
     assert outcome == [0]
     with pg_engine.connect() as conn:
-        keys = conn.execute(select(func.count()).select_from(mt.invoice_number_keys)).scalar_one()
-    assert keys == synced
+        keys = conn.execute(select(func.count(t.invoices.c.number_key))).scalar_one()
+        invoices = conn.execute(select(func.count()).select_from(t.invoices)).scalar_one()
+    assert keys == synced == invoices

@@ -1,7 +1,6 @@
-"""The matching engine's tables (migration 0005_matching).
+"""The matching engine's tables (migration 0005_matching; its `invoice_number_keys` became the
+invoices' own `number_key` column in 0024_invoice_number_key_column).
 
-    invoice_number_keys   each invoice's normalised number (`INV1234` for `INV-0001234`), indexed,
-                          so the references of a batch are found with one IN query
     line_suggestions      customers a person may want to pick for a line in the review queue
     payment_reversals     which debit line undid (or, for a refund the ledger records, settled
                           against) which payment
@@ -33,16 +32,6 @@ from payrecon.store.types import Amount, Id
 
 DEBIT_KINDS = ("refund", "return", "chargeback", "reversal")
 SETTLEMENT_KINDS = ("write_off", "bank_charges")
-
-invoice_number_keys = Table(
-    "invoice_number_keys",
-    metadata,
-    Column("invoice_id", Id, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True),
-    # The number the key was computed from: a re-import that renames the invoice shows up.
-    Column("invoice_number", String(64), nullable=False),
-    Column("number_key", String(64), nullable=False),
-)
-Index("ix_invoice_number_keys_number_key", invoice_number_keys.c.number_key)
 
 line_suggestions = Table(
     "line_suggestions",

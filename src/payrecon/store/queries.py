@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, text, type_coerce
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, text, type_coerce
 
 from payrecon.domain.matching import (
     CustomerDirectory,
@@ -42,9 +42,8 @@ def invoices_by_keys(conn: Connection, keys: Iterable[str]) -> list[OpenInvoice]
     """The invoices whose normalised numbers are among `keys`, settled ones too (a reference to
     a settled invoice still says who paid)."""
     found: list[OpenInvoice] = []
-    for condition in among(conn, mt.invoice_number_keys.c.number_key, keys):
-        ids = conn.execute(select(mt.invoice_number_keys.c.invoice_id).where(condition)).scalars()
-        found.extend(invoices_by_ids(conn, ids))
+    for condition in among(conn, t.invoices.c.number_key, keys):
+        found.extend(_invoices(conn, condition, open_only=False))
     return found
 
 
@@ -63,33 +62,23 @@ def open_invoices_of_customers(conn: Connection, customer_ids: Iterable[int]) ->
 
 
 def sync_invoice_keys(conn: Connection, *, batch_size: int = 5000) -> int:
-    """Give every new or renumbered invoice its normalised key; returns how many changed.
-    One anti-join on the primary keys finds them, so an unchanged book costs one scan. On
-    PostgreSQL one transaction at a time does it (a run's files are staged side by side, each
-    syncing first): a second would find the same invoices and insert their keys twice."""
-    keys = mt.invoice_number_keys
+    """Give every invoice without its normalised key one; returns how many. The imports write
+    the key with the invoice (and a new one when they renumber it), so this finds only invoices
+    written otherwise: an index read, nothing when there are none. On PostgreSQL one
+    transaction at a time does it (a run's files are staged side by side, each syncing first):
+    a second waits, then finds nothing left."""
+    inv = t.invoices.c
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INVOICE_KEYS_LOCK})
     stale = conn.execute(
-        select(t.invoices.c.id, t.invoices.c.invoice_number)
-        .outerjoin(keys, keys.c.invoice_id == t.invoices.c.id)
-        .where(
-            or_(keys.c.invoice_id.is_(None), keys.c.invoice_number != t.invoices.c.invoice_number)
-        )
-        .order_by(t.invoices.c.id)
+        select(inv.id, inv.invoice_number).where(inv.number_key.is_(None)).order_by(inv.id)
     ).all()
     for batch in batched(stale, batch_size):
-        conn.execute(keys.delete().where(keys.c.invoice_id.in_([r.id for r in batch])))
         conn.execute(
-            keys.insert(),
-            [
-                {
-                    "invoice_id": r.id,
-                    "invoice_number": r.invoice_number,
-                    "number_key": invoice_key(r.invoice_number),
-                }
-                for r in batch
-            ],
+            t.invoices.update()
+            .where(inv.id == bindparam("b_id"))
+            .values(number_key=bindparam("b_key")),
+            [{"b_id": r.id, "b_key": invoice_key(r.invoice_number)} for r in batch],
         )
     return len(stale)
 

@@ -96,54 +96,33 @@ def merge_invoices(conn: Connection, now: datetime) -> tuple[int, set[int]]:
     """Insert the staged invoices that are new (open for their whole total); for one that exists,
     take the file's number, kind, dates, currency and total, moving the kept open amount by the
     total's difference (what is allocated stays allocated); an unchanged row is not rewritten.
-    A new invoice gets its normalised key (staged beside it) in the same statement, by the id
-    its staged row drew from the invoices' sequence; an updated one that was renumbered gets
-    its key renewed after. Returns how many invoices were created, and the customers of those
-    created or changed (whose balances moved)."""
-    conn.execute(text("CREATE TEMPORARY TABLE _import_invoices_updated (id bigint) ON COMMIT DROP"))
+    Each carries its normalised number (`number_key`, staged beside it), so a renumbered
+    invoice gets its new key in the same statement. Returns how many invoices were created,
+    and the customers of those created or changed (whose balances moved)."""
     created = conn.execute(
         text(
             "WITH merged AS ("
             " INSERT INTO invoices AS i (id, external_id, invoice_number, customer_id, kind,"
-            "  issue_date, due_date, currency, total, open_amount, created_at)"
+            "  issue_date, due_date, currency, total, open_amount, created_at, number_key)"
             " SELECT s.id, s.external_id, s.invoice_number, c.id, s.kind, s.issue_date,"
-            "  s.due_date, s.currency, s.total, s.total, :now"
+            "  s.due_date, s.currency, s.total, s.total, :now, s.number_key"
             " FROM _import_invoices s JOIN customers c ON c.external_id = s.customer"
             " ON CONFLICT (external_id) DO UPDATE SET"
             "  invoice_number = excluded.invoice_number, kind = excluded.kind,"
             "  issue_date = excluded.issue_date, due_date = excluded.due_date,"
             "  currency = excluded.currency, total = excluded.total,"
-            "  open_amount = i.open_amount + excluded.total - i.total"
-            " WHERE (i.invoice_number, i.kind, i.issue_date, i.due_date, i.currency, i.total)"
-            "  IS DISTINCT FROM (excluded.invoice_number, excluded.kind, excluded.issue_date,"
-            "  excluded.due_date, excluded.currency, excluded.total)"
-            " RETURNING i.id, i.customer_id, (i.xmax = 0) AS created"
-            "), keyed AS ("
-            " INSERT INTO invoice_number_keys (invoice_id, invoice_number, number_key)"
-            " SELECT s.id, s.invoice_number, s.number_key"
-            " FROM merged m JOIN _import_invoices s ON s.id = m.id WHERE m.created"
-            "), updated AS ("
-            " INSERT INTO _import_invoices_updated SELECT id FROM merged WHERE NOT created"
+            "  open_amount = i.open_amount + excluded.total - i.total,"
+            "  number_key = excluded.number_key"
+            " WHERE (i.invoice_number, i.kind, i.issue_date, i.due_date, i.currency, i.total,"
+            "  i.number_key) IS DISTINCT FROM (excluded.invoice_number, excluded.kind,"
+            "  excluded.issue_date, excluded.due_date, excluded.currency, excluded.total,"
+            "  excluded.number_key)"
+            " RETURNING i.customer_id, (i.xmax = 0) AS created"
             ") SELECT count(*) FILTER (WHERE created), array_agg(DISTINCT customer_id)"
             " FROM merged"
         ),
         {"now": now},
     ).one()
-    conn.execute(
-        text(
-            "DELETE FROM invoice_number_keys k USING _import_invoices_updated u, invoices i"
-            " WHERE i.id = u.id AND k.invoice_id = u.id AND k.invoice_number <> i.invoice_number"
-        )
-    )
-    conn.execute(
-        text(
-            "INSERT INTO invoice_number_keys (invoice_id, invoice_number, number_key)"
-            " SELECT i.id, i.invoice_number, s.number_key FROM _import_invoices_updated u"
-            " JOIN invoices i ON i.id = u.id"
-            " JOIN _import_invoices s ON s.external_id = i.external_id"
-            " WHERE NOT EXISTS (SELECT 1 FROM invoice_number_keys k WHERE k.invoice_id = i.id)"
-        )
-    )
     return int(created[0]), set(created[1] or ())
 
 

@@ -120,11 +120,16 @@ invoices = Table(
     _created_at(),
     # Added by 0014_kept_amounts: total - live allocations, kept by store.ledger_writes.
     Column("open_amount", Amount(), nullable=False),
+    # Added by 0024_invoice_number_key_column: the normalised number (`INV1234` for
+    # `INV-0001234`) references are looked up by; written by the imports, NULL until
+    # `store.queries.sync_invoice_keys` computes it for an invoice written otherwise.
+    Column("number_key", String(64)),
     CheckConstraint("kind IN ('standard','adhoc')", name="kind"),
     CheckConstraint("total >= 0", name="total_not_negative"),
     CheckConstraint("open_amount >= 0 AND open_amount <= total", name="open_amount"),
 )
 Index("ix_invoices_customer_due", invoices.c.customer_id, invoices.c.due_date)
+Index("ix_invoices_number_key", invoices.c.number_key)
 
 feed_files = Table(
     "feed_files",

@@ -25,7 +25,6 @@ from payrecon.services.clock import utcnow
 from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.operations import progress
 from payrecon.store import ledger_tables as lt
-from payrecon.store import matching_tables as mt
 from payrecon.store import staged_imports as staged
 from payrecon.store import tables as t
 from payrecon.store.bulk import (
@@ -36,7 +35,6 @@ from payrecon.store.bulk import (
     insert_ignoring_conflicts,
     upsert,
 )
-from payrecon.store.queries import sync_invoice_keys
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -456,7 +454,7 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
         ids = dict(conn.execute(select(t.customers.c.external_id, t.customers.c.id)).all())
         existing = set(conn.execute(select(t.invoices.c.external_id)).scalars())
         rows: list[dict[str, Any]] = []
-        for line, external_id, number, customer, kind, issue, due, currency, total, _ in parsed:
+        for line, external_id, number, customer, kind, issue, due, currency, total, key in parsed:
             if customer not in ids:
                 raise FeedFormatError(
                     str(path), f"line {line}, column customer_id", f"unknown customer {customer!r}"
@@ -473,6 +471,7 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
                     "total": total,
                     "open_amount": total,
                     "created_at": now,
+                    "number_key": key,
                 }
             )
         _refuse_over_allocated(conn, rows)
@@ -481,7 +480,6 @@ def import_invoices(engine: Engine, path: Path) -> ImportResult:
             _upsert_invoices(conn, batch)
             done += len(batch)
             progress.report("importing invoices", done, len(rows))
-        sync_invoice_keys(conn)  # each new or renumbered invoice's normalised number
         # What the customers owe moved: their cached balances follow in the same transaction.
         recompute_customers(conn, {r["customer_id"] for r in rows}, now, cause="invoices imported")
     _analyze_invoices(engine, len(rows))
@@ -538,7 +536,6 @@ def _analyze_invoices(engine: Engine, rows: int) -> None:
         engine,
         {
             t.invoices: rows,
-            mt.invoice_number_keys: rows,
             t.customer_balances: rows,
             lt.credit_status: rows,
         },
@@ -569,7 +566,8 @@ def _upsert_invoices(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert new invoices (open for their whole total); on a re-import, a changed total moves
     the kept open amount by the difference, so what is allocated stays allocated."""
     stmt = dialect_insert(conn, t.invoices)
-    changed = ("invoice_number", "kind", "issue_date", "due_date", "currency", "total")
+    changed = ("invoice_number", "kind", "issue_date", "due_date", "currency", "total",
+               "number_key")  # fmt: skip
     stmt = stmt.on_conflict_do_update(
         index_elements=["external_id"],
         set_={
