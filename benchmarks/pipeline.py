@@ -53,11 +53,11 @@ from tests.faults.harness import (
     _balances,
     _flush_broker,
     _Redis,
+    _wait_for_workers,
 )
 from tests.services import pg_admin_dsn, pg_url, scratch_database
 from tests.services.processes import Child, Workspace
 
-from payrecon.config import Settings
 from payrecon.services.admin.imports import (
     import_contract_owners,
     import_customers,
@@ -68,7 +68,7 @@ from payrecon.services.ledger.balances import recompute_customers
 from payrecon.services.operations.worker_process import pid_of
 from payrecon.store import tables as t
 from payrecon.store.db import make_engine, upgrade_schema
-from payrecon.worker.app import QUEUES, create_celery
+from payrecon.worker.app import QUEUES
 
 
 @dataclass
@@ -284,29 +284,6 @@ def _spawn_worker(
     return workspace.spawn(f"bench-{run}-{host.name}", command, env=env, cwd=home)
 
 
-def _wait_for_hosts(env: dict[str, str], hosts: int) -> None:
-    """Until every worker answers a ping."""
-    control = create_celery(
-        Settings(
-            broker_url=env["PAYRECON_BROKER_URL"],
-            result_backend=env["PAYRECON_RESULT_BACKEND"],
-            environment="test",
-        )
-    )
-    deadline = time.monotonic() + 90
-    try:
-        while time.monotonic() < deadline:
-            try:
-                if len(control.control.ping(timeout=1.0) or []) >= hosts:
-                    return
-            except Exception:  # the broker not answering yet: ask again
-                pass
-            time.sleep(0.5)
-    finally:
-        control.close()
-    raise AssertionError(f"not all {hosts} workers came up")
-
-
 def run_once(
     workspace: Workspace,
     redis: _Redis,
@@ -337,7 +314,7 @@ def run_once(
             _flush_broker(redis)
             run = folder.name
             children = [_spawn_worker(workspace, env, folder, host, run) for host in hosts]
-            _wait_for_hosts(env, workers)
+            _wait_for_workers(env, workers)
             with engine.connect() as conn:
                 run_started = conn.execute(text("SELECT now()")).scalar_one()
             with _Sampler(children) as sampler:

@@ -227,7 +227,7 @@ class FaultStack:
             _flush_broker(self.broker)
             workers = [self._worker(env, n, folder) for n in range(self.workers)]
             try:
-                _wait_for_workers(env)
+                _wait_for_workers(env, len(workers))
                 files = [
                     str(data / name)
                     for name in json.loads((data / "manifest.json").read_text())["files"]
@@ -365,7 +365,8 @@ def _flush_broker(broker: _Redis | _RabbitMQ) -> None:
                     connection.channel().queue_purge(queue)
 
 
-def _wait_for_workers(env: dict[str, str]) -> None:
+def _wait_for_workers(env: dict[str, str], workers: int = 1) -> None:
+    """Until `workers` workers answer a ping."""
     from payrecon.config import Settings
     from payrecon.worker.app import create_celery
 
@@ -380,14 +381,14 @@ def _wait_for_workers(env: dict[str, str]) -> None:
     try:
         while time.monotonic() < deadline:
             try:
-                if control.control.ping(timeout=1.0):
+                if len(control.control.ping(timeout=1.0) or []) >= workers:
                     return
             except Exception:
                 pass
             time.sleep(0.5)
     finally:
         control.close()
-    raise AssertionError("the workers did not come up")
+    raise AssertionError(f"not all {workers} workers came up")
 
 
 def _wait_until_none_running(engine: Engine, patience: float) -> int:
