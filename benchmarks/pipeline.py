@@ -3,18 +3,21 @@ real Celery worker processes started here, fed the way a user feeds it (`payreco
 
     .venv/bin/python -m benchmarks.pipeline --lines 100000 --workers 2
     .venv/bin/python -m benchmarks.pipeline --lines 10000 --workers 1,2,4 --json out.json
+    .venv/bin/python -m benchmarks.pipeline --lines 100000 --workers 2 --two-hosts mirror,split
 
 Generates the labelled matching data set (`benchmarks.matching_data`: every rule, the traps,
-returns, provider payouts; all statements rendered as camt.053), then for each worker count, on
-a fresh database: imports owners, customers, invoices and payouts (timed), starts the workers,
-runs `payrecon ingest <files> --wait` (ingest to every allocation and balance committed: timed),
-and reads back
+returns, provider payouts; all statements rendered as camt.053), then for each worker count
+(all on one host) and each two-host layout asked for (`TWO_HOSTS`: a worker per simulated host,
+with its own node name and working directory; both hosts serving every queue, or one `ingest`
+and the other `match,balances`), on a fresh database: imports owners, customers, invoices and
+payouts (timed), starts the workers, runs `payrecon ingest <files> --wait` (ingest to every
+allocation and balance committed: timed), and reads back
 - each task run (ingest per file, prepare, reconcile per partition, finish) and its seconds;
 - each worker's peak RSS (its process and its pool child, sampled) and busy share (the seconds
   of its task runs over the run's seconds, and its CPU seconds over the run's seconds);
 - the balance and credit-status recompute of every customer, timed on its own afterwards;
 - accuracy against the truth (`benchmarks.matching_score.score`);
-- the sorted allocation and balance exports, whose digests must agree across worker counts.
+- the sorted allocation and balance exports, whose digests must agree across all the runs.
 Beside them, in the same run, the baselines: a bare lxml iterparse walk of the same files
 (`benchmarks.camt_parse.bare_walk`) and a bare COPY of the same statement-line rows into a copy
 of the table (its indexes included). Prints a table, and with --json writes one JSON document.
