@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery import chain, group
 from sqlalchemy import Engine, select, update
 
 from payrecon.config import Settings
@@ -197,6 +198,43 @@ def test_a_message_received_and_dropped_before_it_started_is_put_back(
         assert orphaned(app, engine, now=later) == {"dropped"}
         assert put_back(app, {"dropped"}) == 1
         assert channel.client.llen("ingest") == 1
+
+
+def _run(engine: Engine, task_id: str, name: str, status: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            t.task_runs.insert().values(
+                task_id=task_id, name=name, status=status, params={}, counts={},
+                started_at=utcnow(), heartbeat_at=utcnow(), worker=this_process(),
+            )
+        )  # fmt: skip
+
+
+def test_a_step_that_succeeded_but_never_sent_the_next_one_is_put_back(
+    redis_app: Any, engine: Engine
+) -> None:
+    """A worker killed after a chain step's run committed, before Celery sent the next step:
+    the step's message is unacknowledged and the next step was never sent (the fault suite
+    caught one after `store_files`; the chain waited for the visibility timeout). Recovery puts
+    the step back when its next step is one task with no run and no entry in the book of sent
+    messages; not once the next step ran, and never a group's member (a chord would count its
+    result twice)."""
+    app = redis_app
+    store = app.signature("payrecon.store_files", kwargs={"feed_file_ids": [1]}, immutable=True)
+    prepare = app.signature("payrecon.prepare_reconcile", immutable=True)
+    chain(store.set(task_id="store"), prepare.set(task_id="prepare")).apply_async()
+    staged = app.signature("payrecon.ingest_file", kwargs={"feed_file_id": 1}, immutable=True)
+    group(staged.set(task_id="member-1"), staged.clone().set(task_id="member-2")).apply_async()
+    for task_id, name in (("store", "store_files"), ("member-1", "ingest_file")):
+        _run(engine, task_id, name, "succeeded")
+    with app.connection_for_write() as consumer:
+        channel = consumer.default_channel
+        assert all(channel.basic_get("ingest", no_ack=False) is not None for _ in range(3))
+        later = time.time() + ORPHANED_AFTER + 5
+        assert orphaned(app, engine) == set()  # just delivered
+        assert orphaned(app, engine, now=later) == {"store", "member-2"}  # member-2: no run
+        _run(engine, "prepare", "prepare_reconcile", "running")  # the next step was sent
+        assert orphaned(app, engine, now=later) == {"member-2"}
 
 
 def test_a_message_taken_off_its_queue_by_a_worker_killed_then_is_sent_again(

@@ -16,10 +16,19 @@ restart) has no run at all: the worker dropped it, and the broker, down at that 
 not take it back. It is found as an orphan (`orphaned`): unacknowledged for `ORPHANED_AFTER`
 seconds, not due later (a retry's ETA), no run of it running or ended for good, and held by no
 worker (this one's own requests, and what the others answer to `inspect`); then it is put back.
+
+A worker killed after a chain step's run committed as succeeded but before Celery sent the
+chain's next step leaves that step's message unacknowledged and the next step unsent: the chain
+would wait for the visibility timeout (seen in the fault suite: a worker killed just after
+`store_files`). Such a message is an orphan too when it is no group's member (a chord counts
+its members' results: a second run would count twice) and its next step is a single task that
+has no run and is not in the book of sent messages (so it was never sent); put back, its
+idempotent work runs again (adding nothing) and the chain goes on.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Collection
@@ -36,6 +45,8 @@ from payrecon.services.operations.task_runs import (
     interrupted_task_ids,
     recover_lost_runs,
     running_or_ended_task_ids,
+    succeeded_task_ids,
+    task_ids_with_a_run,
 )
 from payrecon.worker import sent
 
@@ -99,24 +110,58 @@ def orphaned(app: Any, engine: Any, *, now: float | None = None) -> set[str]:
             if delivered < now - ORPHANED_AFTER
         ]
         raws = client.hmget(qos.unacked_key, old) if old else []
-    found: set[str] = set()
-    for raw in raws:
-        if raw is None:
-            continue  # acknowledged meanwhile
-        headers = json.loads(raw)[0].get("headers") or {}
-        eta = headers.get("eta")
-        if eta and datetime.fromisoformat(eta).timestamp() > now - ORPHANED_AFTER:
-            continue  # a retry held until it is due
-        if headers.get("id"):
-            found.add(headers["id"])
+        messages: dict[str, dict[str, Any]] = {}
+        for raw in raws:
+            if raw is None:
+                continue  # acknowledged meanwhile
+            message = json.loads(raw)[0]
+            headers = message.get("headers") or {}
+            eta = headers.get("eta")
+            if eta and datetime.fromisoformat(eta).timestamp() > now - ORPHANED_AFTER:
+                continue  # a retry held until it is due
+            if headers.get("id"):
+                messages[headers["id"]] = message
+        if not messages:
+            return set()
+        ended = running_or_ended_task_ids(engine, set(messages))
+        found = set(messages) - ended
+        # Succeeded steps whose worker died before it sent the chain's next step.
+        nexts = {i: _next_step(messages[i]) for i in ended & succeeded_task_ids(engine, ended)}
+        waiting = {i: n for i, n in nexts.items() if n is not None}
+        if waiting:
+            booked = {n for n in waiting.values() if client.hexists(sent.SENT_KEY, n)}
+            sent_or_ran = booked | task_ids_with_a_run(engine, set(waiting.values()))
+            found |= {i for i, n in waiting.items() if n not in sent_or_ran}
     if not found:
         return set()
-    found -= running_or_ended_task_ids(engine, found)
     found -= _held_here()
     if found:
         held = _held_by_other_workers(app)
         found = set() if held is None else found - held
     return found
+
+
+def _next_step(message: dict[str, Any]) -> str | None:
+    """The task id of the chain step a message's task sends when it succeeds, if that is one
+    task (not a group or chord) and the message is no group's member; else None."""
+    headers = message.get("headers") or {}
+    if headers.get("group"):
+        return None
+    try:
+        raw = message["body"]
+        if (message.get("properties") or {}).get("body_encoding") == "base64":
+            raw = base64.b64decode(raw)
+        embed = json.loads(raw)[2] or {}
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    chain = embed.get("chain") or []
+    if not chain:
+        return None
+    step = chain[-1]  # Celery keeps a chain's rest reversed: the next step is the last
+    if step.get("subtask_type") or step.get("task") in (None, "celery.group", "celery.chord"):
+        return None
+    task_id = (step.get("options") or {}).get("task_id")
+    return str(task_id) if task_id else None
 
 
 def _held_here() -> set[str]:

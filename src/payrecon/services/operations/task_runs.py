@@ -325,6 +325,27 @@ def running_or_ended_task_ids(engine: Engine, task_ids: set[str]) -> set[str]:
         return set(found)
 
 
+def succeeded_task_ids(engine: Engine, task_ids: set[str]) -> set[str]:
+    """Those of `task_ids` with a run that succeeded (its work is done and committed)."""
+    runs = t.task_runs
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(runs.c.task_id).where(
+                runs.c.status.in_((SUCCEEDED, BREACHED)), runs.c.task_id.in_(task_ids)
+            )
+        ).scalars()
+        return set(found)
+
+
+def task_ids_with_a_run(engine: Engine, task_ids: set[str]) -> set[str]:
+    """Those of `task_ids` with a run of any status (a message of theirs was delivered)."""
+    runs = t.task_runs
+    with engine.connect() as conn:
+        return set(
+            conn.execute(select(runs.c.task_id).where(runs.c.task_id.in_(task_ids))).scalars()
+        )
+
+
 def interrupted_task_ids(engine: Engine) -> set[str]:
     """The tasks whose last attempt was interrupted and whose next delivery has not started:
     their messages are to be put back on their queues (a Redis broker that was down when the
