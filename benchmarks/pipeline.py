@@ -264,6 +264,11 @@ def one_host(workers: int) -> tuple[Host, ...]:
     return tuple(Host(f"bench{n}") for n in range(workers))
 
 
+def one_host_layout(workers: int) -> str:
+    """The name of a run of `one_host(workers)`."""
+    return f"{workers} worker{'s' if workers > 1 else ''}, one host"
+
+
 # Two hosts simulated on this one: each a worker of its own (its own node name and working
 # directory) against the one PostgreSQL and the one Redis, the statement files on a folder both
 # see (a shared volume on real hosts). "mirror": both serve every queue; "split": one parses
@@ -293,15 +298,14 @@ def run_once(
     data: Path,
     hosts: tuple[Host, ...],
     *,
-    layout: str | None = None,
+    layout: str,
     chunk: int = 5000,
     timeout: float = 3600.0,
     baselines: bool = True,
 ) -> dict[str, Any]:
-    """One run with a worker process per host on a fresh database; its figures. `layout`
-    names the run (default: the number of workers)."""
+    """One run with a worker process per host on a fresh database; its figures, under the
+    name `layout`."""
     workers = len(hosts)
-    layout = layout or f"{workers} worker{'s' if workers > 1 else ''}, one host"
     manifest = json.loads((data / "manifest.json").read_text())
     files = [str(data / name) for name in manifest["files"]]
     with scratch_database("payrecon_bench") as database:
@@ -413,9 +417,7 @@ def run(
     """Generate once, run each worker count (on one host) and each two-host layout named
     (`TWO_HOSTS`), and compare the exports across them. The processes started live in
     `workspace` (a test session's), else in one of the benchmark's own."""
-    layouts: list[tuple[str | None, tuple[Host, ...]]] = [
-        (None, one_host(n)) for n in worker_counts
-    ]
+    layouts = [(one_host_layout(n), one_host(n)) for n in worker_counts]
     layouts += [(f"two hosts, {name}", TWO_HOSTS[name]) for name in two_hosts]
     own = workspace is None
     space = workspace or Workspace()
@@ -486,7 +488,7 @@ def report(figures: dict[str, Any]) -> None:
             f"{a['recall'] or 0:>7.4f} {b.get('bare_walk_per_second', 0):>9,.0f} "
             f"{b.get('bare_copy_per_second') or 0:>9,.0f} {b.get('pipeline_over_floor', 0):>7}"
         )
-        if r["layout"] != f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}, one host":
+        if r["layout"] != one_host_layout(r["workers"]):
             print(f"        {r['layout']}")
         for w in r["per_worker"]:
             print(

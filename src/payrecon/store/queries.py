@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, text, type_coerce
+from sqlalchemy import ColumnElement, Connection, and_, func, select, text, type_coerce
 
 from payrecon.domain.matching import (
     CustomerDirectory,
@@ -24,6 +24,7 @@ from payrecon.store import ledger_tables as lt
 from payrecon.store import matching_tables as mt
 from payrecon.store import tables as t
 from payrecon.store.bulk import SQLITE_BATCH, among, batched
+from payrecon.store.copy import update_from_rows
 from payrecon.store.ledger_reads import invoices_where
 from payrecon.store.types import Amount
 
@@ -74,12 +75,8 @@ def sync_invoice_keys(conn: Connection, *, batch_size: int = 5000) -> int:
         select(inv.id, inv.invoice_number).where(inv.number_key.is_(None)).order_by(inv.id)
     ).all()
     for batch in batched(stale, batch_size):
-        conn.execute(
-            t.invoices.update()
-            .where(inv.id == bindparam("b_id"))
-            .values(number_key=bindparam("b_key")),
-            [{"b_id": r.id, "b_key": invoice_key(r.invoice_number)} for r in batch],
-        )
+        keys = [(r.id, invoice_key(r.invoice_number)) for r in batch]
+        update_from_rows(conn, t.invoices, "id", ["number_key"], keys)
     return len(stale)
 
 

@@ -22,7 +22,7 @@ bounded by the task's own retry limit instead.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -313,37 +313,34 @@ def recover_lost_runs(
     return [(r.task_id, r.name) for r in found if r.task_id]
 
 
+def _task_ids_with_runs(
+    engine: Engine, task_ids: set[str], statuses: Collection[str] | None = None
+) -> set[str]:
+    """Those of `task_ids` with a run of one of `statuses` (of any status when None)."""
+    runs = t.task_runs
+    query = select(runs.c.task_id).where(runs.c.task_id.in_(task_ids))
+    if statuses is not None:
+        query = query.where(runs.c.status.in_(statuses))
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
 def running_or_ended_task_ids(engine: Engine, task_ids: set[str]) -> set[str]:
     """Those of `task_ids` with a run running, or one that ended for good (its message is not
-    to be delivered again: its work, and the sending of a chain's next step, are done)."""
-    runs = t.task_runs
+    to be delivered again: its work is done; `worker.recovery` asks, of a succeeded one,
+    whether the chain's next step was sent)."""
     held = ("running", SUCCEEDED, BREACHED, "failed", "dead_lettered")
-    with engine.connect() as conn:
-        found = conn.execute(
-            select(runs.c.task_id).where(runs.c.status.in_(held), runs.c.task_id.in_(task_ids))
-        ).scalars()
-        return set(found)
+    return _task_ids_with_runs(engine, task_ids, held)
 
 
 def succeeded_task_ids(engine: Engine, task_ids: set[str]) -> set[str]:
     """Those of `task_ids` with a run that succeeded (its work is done and committed)."""
-    runs = t.task_runs
-    with engine.connect() as conn:
-        found = conn.execute(
-            select(runs.c.task_id).where(
-                runs.c.status.in_((SUCCEEDED, BREACHED)), runs.c.task_id.in_(task_ids)
-            )
-        ).scalars()
-        return set(found)
+    return _task_ids_with_runs(engine, task_ids, (SUCCEEDED, BREACHED))
 
 
 def task_ids_with_a_run(engine: Engine, task_ids: set[str]) -> set[str]:
     """Those of `task_ids` with a run of any status (a message of theirs was delivered)."""
-    runs = t.task_runs
-    with engine.connect() as conn:
-        return set(
-            conn.execute(select(runs.c.task_id).where(runs.c.task_id.in_(task_ids))).scalars()
-        )
+    return _task_ids_with_runs(engine, task_ids)
 
 
 def interrupted_task_ids(engine: Engine) -> set[str]:
