@@ -110,3 +110,38 @@ def _keys_there_and_back(url: str) -> None:
         rows = conn.execute(text("SELECT * FROM invoice_number_keys ORDER BY invoice_id")).all()
     assert [tuple(r) for r in rows] == [(1, "INV-0001", "INV1"), (2, "INV-0002", "INV2")]
     back.dispose()
+
+
+def _fillfactors(url: str) -> dict[str, list[str] | None]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT relname, reloptions FROM pg_class WHERE relname IN"
+                " ('invoices', 'customer_balances', 'credit_status', 'payments')"
+            )
+        ).all()
+    engine.dispose()
+    return {str(name): options for name, options in rows}
+
+
+def test_0025_leaves_room_for_updates_on_the_rewritten_tables_and_takes_it_back() -> None:
+    """The tables a reconcile rewrites keep room on their pages (as `tables.py` declares, for a
+    database made from the tables); a table only appended to keeps the default."""
+    with scratch_database("payrecon_migration") as database:
+        url = pg_url(database)
+        upgrade_schema(url)
+        assert _fillfactors(url) == {
+            "invoices": ["fillfactor=85"],
+            "customer_balances": ["fillfactor=80"],
+            "credit_status": ["fillfactor=80"],
+            "payments": None,
+        }
+        command.downgrade(alembic_config(url), "0024_invoice_number_key_column")
+        assert set(_fillfactors(url).values()) == {None}
+        declared = {t.name: t.dialect_options["postgresql"]["with"] for t in metadata.sorted_tables}
+        assert {name: w for name, w in declared.items() if w} == {
+            "invoices": {"fillfactor": 85},
+            "customer_balances": {"fillfactor": 80},
+            "credit_status": {"fillfactor": 80},
+        }

@@ -142,6 +142,8 @@ credit_status = Table(
     # all three unchanged leaves the row).
     Column("checked_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("status IN ('WITHIN_THRESHOLD','OVER_THRESHOLD')", name="status"),
+    # 0025_room_for_hot_updates: room on each page for the recomputes' updates.
+    postgresql_with={"fillfactor": 80},
 )
 
 credit_status_history = Table(

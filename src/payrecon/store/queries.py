@@ -92,17 +92,19 @@ def pending_lines(conn: Connection, limit: int, *, partition: int) -> list[LineT
     """The partition's next pending lines in booking-date order, then file order, each with the
     contract owner whose account it was booked on (whose rules match it). Lines of a file whose
     chunks are not all in (or not yet checked against its totals) wait."""
-    sl = t.statement_lines
-    complete = select(t.feed_files.c.id).where(t.feed_files.c.status == "processed")
+    sl, f = t.statement_lines, t.feed_files
+    # The files not complete, read first and excluded by value: as a sub-select the planner
+    # joins it, reads every pending line of the partition and sorts them (246 ms a chunk at
+    # 53,000 pending lines, growing with the partition); as a filter the partial index
+    # `ix_statement_lines_pending_by_partition` gives the lines in order and the scan stops at
+    # `limit` (5 ms). Lines are written in the transaction that marks their file processed, so
+    # the list is nearly always empty.
+    waiting = list(conn.execute(select(f.c.id).where(f.c.status != "processed")).scalars())
+    query = select(sl).where(sl.c.status == "pending", sl.c.partition == partition)
+    if waiting:
+        query = query.where(sl.c.feed_file_id.not_in(waiting))
     rows = conn.execute(
-        select(sl)
-        .where(
-            sl.c.status == "pending",
-            sl.c.partition == partition,
-            sl.c.feed_file_id.in_(complete),
-        )
-        .order_by(sl.c.booking_date, sl.c.feed_file_id, sl.c.seq)
-        .limit(limit)
+        query.order_by(sl.c.booking_date, sl.c.feed_file_id, sl.c.seq).limit(limit)
     ).all()
     return [line_to_match(r) for r in rows]
 

@@ -127,6 +127,8 @@ invoices = Table(
     CheckConstraint("kind IN ('standard','adhoc')", name="kind"),
     CheckConstraint("total >= 0", name="total_not_negative"),
     CheckConstraint("open_amount >= 0 AND open_amount <= total", name="open_amount"),
+    # 0025_room_for_hot_updates: room on each page for the open amounts' updates.
+    postgresql_with={"fillfactor": 85},
 )
 Index("ix_invoices_customer_due", invoices.c.customer_id, invoices.c.due_date)
 Index("ix_invoices_number_key", invoices.c.number_key)
@@ -287,6 +289,8 @@ customer_balances = Table(
     Column("total_payments_since_last_invoice", Amount(), nullable=False),
     # When these figures were last written: a recompute that finds them unchanged leaves the row.
     Column("computed_at", DateTime(timezone=True), nullable=False),
+    # 0025_room_for_hot_updates: room on each page for the recomputes' updates.
+    postgresql_with={"fillfactor": 80},
 )
 
 task_runs = Table(
