@@ -87,8 +87,9 @@ Among = Callable[[ColumnElement[Any]], ColumnElement[bool]]
 @dataclass(frozen=True, slots=True)
 class _Concerned:
     """The customers a recompute covers, two ways: `among`, a filter for a customer id column
-    (each aggregate's, where it is an index condition), and `ids`, a one-column relation (`id`)
-    the statements are driven from, every other table joined to it by its key.
+    (each aggregate's, where it is an index condition), and `customers`, the customers table
+    joined to a one-column relation of their ids (the customers table alone for every
+    customer), which the statements are driven from, every other table joined to it by its key.
 
     A filter alone on each joined table is not enough on PostgreSQL: given the filter on one
     table, the planner hashes the whole of the others (a scan of 500,000 customers and credit
@@ -97,7 +98,7 @@ class _Concerned:
     for 3,500 customers). Driven from `unnest` of the array, each table is read by its key."""
 
     among: Among
-    ids: FromClause
+    customers: FromClause
 
 
 def _concerned(dialect: str, customer_ids: Collection[int] | None) -> _Concerned:
@@ -106,15 +107,17 @@ def _concerned(dialect: str, customer_ids: Collection[int] | None) -> _Concerned
     customer when None."""
     c = t.customers.c
     if customer_ids is None:
-        return _Concerned(lambda column: true(), select(c.id).subquery("concerned"))
+        return _Concerned(lambda column: true(), t.customers)
     ids = sorted(set(customer_ids))
+    relation: FromClause
     if dialect == "postgresql":
         array = bindparam("customer_ids", ids, type_=postgresql.ARRAY(BigInteger()))
         among: Among = lambda column: column == any_(array)  # noqa: E731
         relation = func.unnest(array).table_valued("id").render_derived(name="concerned")
-        return _Concerned(among, relation)
-    among = lambda column: column.in_(ids)  # noqa: E731
-    return _Concerned(among, select(c.id).where(among(c.id)).subquery("concerned"))
+    else:
+        among = lambda column: column.in_(ids)  # noqa: E731
+        relation = select(c.id).where(among(c.id)).subquery("concerned")
+    return _Concerned(among, relation.join(t.customers, c.id == relation.c.id))
 
 
 # From this many customers on, a recompute first asks whether they are all of them: a filter on
@@ -132,7 +135,7 @@ def _everyone(conn: Connection, customer_ids: Collection[int]) -> bool:
 
 
 def _balance_select(now: datetime, concerned: _Concerned, cycle_starts: Mapping[int, date]) -> Any:
-    among, ids = concerned.among, concerned.ids
+    among, key = concerned.among, t.customers.c.id
     # Every aggregate is filtered to the customers concerned by itself: the planner does not push
     # the filter on customers into a grouped subquery, so a recompute of a few customers would
     # otherwise sum every invoice and payment of the book.
@@ -219,14 +222,13 @@ def _balance_select(now: datetime, concerned: _Concerned, cycle_starts: Mapping[
             *(value.label(name) for name, value in figures.items()),
             literal(now, t.customer_balances.c.computed_at.type).label("computed_at"),
         )
-        .select_from(ids)
-        .join(t.customers, t.customers.c.id == ids.c.id)
-        .outerjoin(invoiced, invoiced.c.customer_id == ids.c.id)
-        .outerjoin(paid, paid.c.customer_id == ids.c.id)
-        .outerjoin(credited, credited.c.customer_id == ids.c.id)
-        .outerjoin(adjusted, adjusted.c.customer_id == ids.c.id)
-        .outerjoin(refunded, refunded.c.customer_id == ids.c.id)
-        .outerjoin(old, old.c.customer_id == ids.c.id)
+        .select_from(concerned.customers)
+        .outerjoin(invoiced, invoiced.c.customer_id == key)
+        .outerjoin(paid, paid.c.customer_id == key)
+        .outerjoin(credited, credited.c.customer_id == key)
+        .outerjoin(adjusted, adjusted.c.customer_id == key)
+        .outerjoin(refunded, refunded.c.customer_id == key)
+        .outerjoin(old, old.c.customer_id == key)
         .where(changed)  # a WHERE also lets SQLite parse the upsert
     )
 
@@ -279,7 +281,7 @@ def _refresh_credit_status(
 ) -> None:
     """Write a history row for every customer whose status changes (or is first known), then
     store the new status, by the domain's one definition (`owes_more_than_threshold`)."""
-    cached, status, ids = t.customer_balances, lt.credit_status, concerned.ids
+    cached, status, key = t.customer_balances, lt.credit_status, t.customers.c.id
     threshold = t.customers.c.credit_threshold
     new_status = case(
         (owes_more_than_threshold(cached.c.balance, threshold), CreditStatus.OVER_THRESHOLD.value),
@@ -295,10 +297,9 @@ def _refresh_credit_status(
             literal(now, at).label("changed_at"),
             literal(now, at).label("checked_at"),
         )
-        .select_from(ids)
-        .join(cached, cached.c.customer_id == ids.c.id)
-        .join(t.customers, t.customers.c.id == ids.c.id)
-        .outerjoin(status, status.c.customer_id == ids.c.id)
+        .select_from(concerned.customers)
+        .join(cached, cached.c.customer_id == key)
+        .outerjoin(status, status.c.customer_id == key)
         .where(true())
     )
     # A status first known or changed goes to the history; one whose balance or threshold
