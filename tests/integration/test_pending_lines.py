@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
 from payrecon.domain.lines import StatementLine
 from payrecon.services.reconciliation.ingest import statement_line_row
@@ -16,8 +16,8 @@ from payrecon.store.queries import pending_lines
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 
 
-def _file(conn: object, feed_id: int, status: str) -> None:
-    conn.execute(  # type: ignore[attr-defined]
+def _file(conn: Connection, feed_id: int, status: str) -> None:
+    conn.execute(
         insert(t.feed_files).values(
             id=feed_id, sha256=f"{feed_id:064d}", filename=f"f{feed_id}.xml", status=status,
             received_at=NOW,
@@ -39,7 +39,9 @@ def _line(feed_id: int, seq: int, day: int, partition: int) -> dict[str, object]
 
 def test_the_next_chunk_is_in_booking_file_and_sequence_order(engine: Engine) -> None:
     with engine.begin() as conn:
-        for feed_id, status in ((1, "processed"), (2, "processed"), (3, "received")):
+        for feed_id, status in (
+            (1, "processed"), (2, "processed"), (3, "received"), (4, "quarantined"),
+        ):  # fmt: skip
             _file(conn, feed_id, status)
         rows = [
             _line(2, 1, 3, 5),

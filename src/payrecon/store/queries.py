@@ -98,8 +98,9 @@ def pending_lines(conn: Connection, limit: int, *, partition: int) -> list[LineT
     # 53,000 pending lines, growing with the partition); as a filter the partial index
     # `ix_statement_lines_pending_by_partition` gives the lines in order and the scan stops at
     # `limit` (5 ms). Lines are written in the transaction that marks their file processed, so
-    # the list is nearly always empty.
-    waiting = list(conn.execute(select(f.c.id).where(f.c.status != "processed")).scalars())
+    # the list is nearly always empty. Only files still `received` count: a quarantined file
+    # never has lines, and counting those would make the list grow with the history.
+    waiting = list(conn.execute(select(f.c.id).where(f.c.status == "received")).scalars())
     query = select(sl).where(sl.c.status == "pending", sl.c.partition == partition)
     if waiting:
         query = query.where(sl.c.feed_file_id.not_in(waiting))
