@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from payrecon.domain.errors import Conflict
 from payrecon.domain.matching.model import LineToMatch
@@ -29,7 +29,7 @@ from payrecon.services.reconciliation.review import get_statement_line, match_by
 from payrecon.store import ledger_tables as lt
 from payrecon.store import provider_tables as pt
 from payrecon.store import tables as t
-from payrecon.store.payout_queries import payouts_for_lines
+from payrecon.store.payout_queries import payouts_for_lines, stored_payout_keys
 from tests.integration.test_pipeline_services import DATA, customer_id, load_ledger, run_pipeline
 from tests.integration.test_provider_sync import add_provider
 
@@ -268,3 +268,35 @@ def test_the_amount_fallback_reads_only_the_payouts_of_the_credits_amounts(engin
     far = [LineToMatch(1, date(2026, 11, 30), D("160.00"), "GBP")]
     with engine.connect() as conn:
         assert payouts_for_lines(conn, (), far, 3) == []
+
+
+def test_the_stored_payout_keys_follow_every_change(engine: Engine) -> None:
+    """The keys a chunk's texts are read against are kept between chunks only while they are
+    the stored ones: a payout added, a reference changed (even by a bare UPDATE) or removed is
+    seen by the next read."""
+
+    def keys() -> set[str]:
+        with engine.connect() as conn:
+            return set(stored_payout_keys(conn).keys)
+
+    assert keys() == set()
+    provider = store_provider_payouts(engine, items=False)
+    assert keys() == {"ACMEAB12C", "ACMECD34E"}
+    assert keys() == {"ACMEAB12C", "ACMECD34E"}  # kept
+    with engine.begin() as conn:
+        conn.execute(
+            update(pt.payouts)
+            .where(pt.payouts.c.external_id == "PO000124")
+            .values(reference_key="ACMEZZ99Z")
+        )
+    assert keys() == {"ACMEAB12C", "ACMEZZ99Z"}
+    payouts = [
+        ProviderPayout(Provider.GOCARDLESS, "PO000125", D("9.00"), "GBP", PayoutStatus.PAID,
+                       NOW, date(2026, 10, 20), "NEW-REF-77", D("0"))
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        store_payouts(conn, provider, payouts, NOW)
+        assert set(stored_payout_keys(conn).keys) == {"ACMEAB12C", "ACMEZZ99Z", "NEWREF77"}
+        conn.execute(update(pt.payouts).values(reference_key=None))
+        assert set(stored_payout_keys(conn).keys) == set()
+    assert keys() == set()

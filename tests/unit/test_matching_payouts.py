@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from payrecon.domain.matching import (
     CustomerDirectory,
@@ -15,6 +17,7 @@ from payrecon.domain.matching import (
     MatchContext,
     OpenInvoice,
     PayoutBook,
+    PayoutKeys,
     ProblemKind,
     match_lines,
     normalise_account,
@@ -279,3 +282,34 @@ def test_reference_keys_and_candidates() -> None:
     assert "ACMEZZ999" not in candidates
     assert str(item_kind("payment_paid_out")) == "payment"
     assert str(item_kind("something_new")) == "other"
+
+
+_WORDS = st.sampled_from(
+    ["ACME", "AB12C", "ab", "STRIPE", "payout", "0007", "A", "B", "PO", "000123"]
+)
+_TEXTS = st.lists(st.tuples(_WORDS, st.sampled_from([" ", "-", ", ", "", "/"])), max_size=12).map(
+    lambda parts: "".join(w + sep for w, sep in parts)
+)
+
+
+@given(texts=st.lists(_TEXTS, min_size=1, max_size=30), picks=st.lists(st.integers(0, 99)))
+def test_stored_keys_find_what_every_run_of_words_would(texts: list[str], picks: list[int]) -> None:
+    """`PayoutKeys.quoted` gives the keys of `reference_keys` that are in the set, in order, and
+    a line's candidates with the stored keys are those of the full listing that are stored."""
+    every = sorted({k for text in texts for k in reference_keys(text)})
+    stored = PayoutKeys([every[p % len(every)] for p in picks] if every else [])
+    for text in texts:
+        assert stored.quoted(text) == tuple(k for k in reference_keys(text) if k in stored.keys)
+    lines = [credit(n, "1.00", text) for n, text in enumerate(texts, start=1)]
+    assert payout_reference_candidates(lines, stored) == {
+        k for k in payout_reference_candidates(lines) if k in stored.keys
+    }
+
+
+def test_a_book_given_the_stored_keys_finds_the_same_quotes() -> None:
+    """The book reads quotes through the stored keys when they hold its own, else its own."""
+    line = credit(1, "160.00", "GoCardless payout ACME-AB12C", counterparty_account=PAYER)
+    stored = PayoutKeys(["ACMEAB12C", "OTHERKEY1"])
+    for book in (PayoutBook([payout()], stored), PayoutBook([payout()], PayoutKeys([]))):
+        assert [q.key for q in book.quoted(line)] == ["ACMEAB12C"]
+    assert PayoutBook([], stored).quoted(line) == []

@@ -7,7 +7,20 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, String, Table, any_, bindparam, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import NullType
@@ -38,11 +51,36 @@ def among(
         return
     if connection.dialect.name == "postgresql":
         kind = column.type if not isinstance(column.type, NullType) else String()  # upper(x)
-        array = bindparam(None, ordered, type_=postgresql.ARRAY(kind), unique=True)
-        yield column == any_(array)
+        yield column == any_(pg_array(ordered, kind))
         return
     for batch in batched(ordered, SQLITE_BATCH):
         yield column.in_(batch)
+
+
+# Never in a key, a reference or an account: the separator of a text array sent as one string.
+_UNIT_SEPARATOR = "\x1f"
+
+
+def pg_array(values: Sequence[Any], kind: Any) -> ColumnElement[Any]:
+    """`values` as one PostgreSQL array parameter. Integers and texts go as one string the
+    server splits (`'{1,2,3}'::bigint[]`, `string_to_array(...)`): psycopg dumps a list
+    parameter element by element in Python, 83 ms for 30,000 texts against 36 ms joined (the
+    directory of a reconcile chunk looks up every token of its lines' texts). Anything else,
+    or a text with the separator in it, as a list."""
+    if values and all(type(v) is int for v in values):
+        listed = "{" + ",".join(map(str, values)) + "}"
+        return cast(bindparam(None, listed, type_=Text(), unique=True), postgresql.ARRAY(kind))
+    if values and all(type(v) is str for v in values):
+        joined = _UNIT_SEPARATOR.join(values)
+        if joined.count(_UNIT_SEPARATOR) == len(values) - 1:
+            # text[], not cast to the column's type: a cast to varchar(n) would cut a longer
+            # value to n characters, and varchar compares with text through the column's index.
+            return func.string_to_array(
+                bindparam(None, joined, type_=Text(), unique=True),
+                literal(_UNIT_SEPARATOR, Text()),
+                type_=postgresql.ARRAY(Text()),
+            )
+    return bindparam(None, list(values), type_=postgresql.ARRAY(kind), unique=True)
 
 
 def dialect_insert(connection: Connection, table: Table) -> Any:

@@ -50,6 +50,24 @@ class Amount(TypeDecorator[Decimal]):
             return int(value.scaleb(self.scale))
         return value
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On PostgreSQL, where psycopg gives a NUMERIC as a Decimal already, only the quantize,
+        without the generic decorator's calls around it: a 100,000-line run reads 850,000
+        amounts (2.5 s under a profiler through `process_result_value`)."""
+        if dialect.name == "sqlite":
+            return super().result_processor(dialect, coltype)
+        impl = self.load_dialect_impl(dialect).result_processor(dialect, coltype)
+        quantum = self._quantum
+
+        def process(value: Any) -> Decimal | None:
+            if value is None:
+                return None
+            if impl is not None:
+                value = impl(value)
+            return (value if type(value) is Decimal else Decimal(value)).quantize(quantum)
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None

@@ -40,7 +40,7 @@ from payrecon.domain.matching.model import (
     Reversal,
     Settlement,
 )
-from payrecon.domain.matching.payouts import PayoutBook, PayoutSettlement
+from payrecon.domain.matching.payouts import PayoutBook, PayoutKeys, PayoutSettlement
 from payrecon.domain.matching.references import invoice_key, normalise_account, reference_tokens
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "PayerNameIndex",
     "PaymentHistory",
     "PayoutBook",
+    "PayoutKeys",
     "PayoutSettlement",
     "Problem",
     "ProblemKind",

@@ -24,6 +24,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import lru_cache
+from itertools import accumulate
 
 from payrecon.domain.matching.model import LineToMatch, Problem, ProblemKind
 from payrecon.domain.matching.references import FIELD_REMITTANCE, FIELD_STRUCTURED
@@ -96,6 +97,48 @@ def reference_keys(text: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+class PayoutKeys:
+    """A set of payout reference keys, and which of them a text quotes: what `reference_keys`
+    gives that is in the set, found without listing every run of the text's words. A key read
+    from a word on starts with that word and the text after it, so its first `MIN_KEY_LENGTH`
+    characters are those of the text run together from there: a text in which no word starts
+    a known key's head (nearly every text that quotes no payout) is passed over at once."""
+
+    __slots__ = ("heads", "keys")
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.keys = frozenset(k for k in keys if len(k) >= MIN_KEY_LENGTH)
+        self.heads = frozenset(k[:MIN_KEY_LENGTH] for k in self.keys)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+    def quoted(self, text: str) -> tuple[str, ...]:
+        """The keys of the set the text quotes, in `reference_keys` order."""
+        return _quoted(self, text) if self.keys else ()
+
+
+@lru_cache(maxsize=1 << 15)
+def _quoted(known: PayoutKeys, text: str) -> tuple[str, ...]:
+    """`PayoutKeys.quoted`, kept for the texts of a few chunks: a batch's look-up of its payouts
+    and its matching each ask for every line's."""
+    words = _WORDS.findall(text.upper())
+    run = "".join(words)
+    starts = [0, *accumulate(map(len, words))][:-1]
+    if known.heads.isdisjoint([run[at : at + MIN_KEY_LENGTH] for at in starts]):
+        return ()
+    found: list[str] = []
+    for start in range(len(words)):
+        if run[starts[start] : starts[start] + MIN_KEY_LENGTH] not in known.heads:
+            continue
+        key = ""
+        for word in words[start : start + MAX_KEY_PARTS]:
+            key += word
+            if key in known.keys:
+                found.append(key)
+    return tuple(found)
+
+
 def payout_texts(line: LineToMatch) -> list[tuple[str, str]]:
     """(field, text) of a line that may quote a payout reference, in order of trust."""
     found = [
@@ -165,7 +208,9 @@ class PayoutBook:
     of two lines that fit one payout by amount the first in booking order settles it, in a batch
     of any size (the outcome must not depend on how lines are chunked)."""
 
-    def __init__(self, payouts: Iterable[PayoutToSettle] = ()) -> None:
+    def __init__(
+        self, payouts: Iterable[PayoutToSettle] = (), stored: PayoutKeys | None = None
+    ) -> None:
         self._by_key: dict[str, list[PayoutToSettle]] = {}
         self._by_amount: dict[tuple[str, Decimal], list[PayoutToSettle]] = {}
         self.taken: dict[int, int] = {}  # payout id -> the line of this batch that settled it
@@ -175,6 +220,10 @@ class PayoutBook:
                 self._by_key.setdefault(key, []).append(payout)
             if payout.settled_line_id is None and payout.arrival_date is not None:
                 self._by_amount.setdefault((payout.currency, payout.amount), []).append(payout)
+        # The keys of every stored payout (`stored`, read for the batch's look-up) find what a
+        # text quotes as well as the book's own, and their texts' answers are kept already.
+        covered = stored is not None and stored.keys.issuperset(self._by_key)
+        self._keys = stored if stored is not None and covered else PayoutKeys(self._by_key)
 
     def __bool__(self) -> bool:
         return bool(self._by_key or self._by_amount)
@@ -182,8 +231,10 @@ class PayoutBook:
     def quoted(self, line: LineToMatch) -> list[_Quote]:
         """The payouts whose references the line's texts quote, each once, in order of trust."""
         found: dict[int, _Quote] = {}
+        if not self._keys:
+            return []
         for name, text in payout_texts(line):
-            for key in reference_keys(text):
+            for key in self._keys.quoted(text):
                 for payout in self._by_key.get(key, ()):
                     found.setdefault(payout.id, _Quote(payout, name, key))
         return list(found.values())

@@ -27,7 +27,7 @@ from payrecon.domain.matching import (
 )
 from payrecon.domain.matching.rules import RuleBook
 from payrecon.store import tables as t
-from payrecon.store.payout_queries import payouts_for_lines
+from payrecon.store.payout_queries import payouts_for_lines, stored_payout_keys
 from payrecon.store.queries import (
     customer_directory,
     customer_names,
@@ -62,9 +62,10 @@ def load_context(
             originals = earlier_payments(conn, debits, candidate_numbers(debits))
             context.history = PaymentHistory(originals)
     window = max(r.payouts.arrival_window_days for r in (rules.default, *rules.owners.values()))
-    keys = payout_reference_candidates(lines)
+    stored = stored_payout_keys(conn)
+    keys = payout_reference_candidates(lines, stored)
     found = payouts_for_lines(conn, keys, lines, window, itemised=allocating)
-    context.payouts = PayoutBook(found)
+    context.payouts = PayoutBook(found, stored)
     return context, InvoiceBook(invoices)
 
 

@@ -1,0 +1,75 @@
+"""`store.bulk.among`, the one way a set of keys reaches a query: on PostgreSQL integers and texts
+go as one string the server splits, anything else as a list; whichever way, the rows selected
+are exactly those whose column is one of the values (on SQLite, `IN` lists alike)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, insert, select
+
+from payrecon.store import tables as t
+from payrecon.store.bulk import among
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+LONG = "A" * 64  # the column's whole width
+
+
+def _customers(engine: Engine) -> dict[str, int]:
+    numbers = ["AC-1", "ac-2", LONG, "WITH\x1fSEPARATOR", "DE89 3704 0044 0532 0130 00"]
+    with engine.begin() as conn:
+        owner = conn.execute(
+            insert(t.contract_owners)
+            .values(name="Owner", created_at=NOW, updated_at=NOW)
+            .returning(t.contract_owners.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(t.customers),
+            [
+                {
+                    "external_id": f"C{n}",
+                    "name": f"Customer {n}",
+                    "contract_owner_id": owner,
+                    "currency": "EUR",
+                    "credit_threshold": Decimal("0"),
+                    "account_number": number,
+                    "created_at": NOW,
+                }
+                for n, number in enumerate(numbers)
+            ],
+        )
+        rows = conn.execute(select(t.customers.c.account_number, t.customers.c.id)).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def _selected(engine: Engine, column: object, values: list[object]) -> set[int]:
+    found: set[int] = set()
+    with engine.connect() as conn:
+        for condition in among(conn, column, values):  # type: ignore[arg-type]
+            found.update(conn.execute(select(t.customers.c.id).where(condition)).scalars())
+    return found
+
+
+def test_texts_and_ids_select_exactly_their_rows(engine: Engine) -> None:
+    ids = _customers(engine)
+    number = t.customers.c.account_number
+    assert _selected(engine, number, ["AC-1", "nobody", "ac-2"]) == {ids["AC-1"], ids["ac-2"]}
+    # Longer than the column: never cut to its width and taken for the 64-character number.
+    assert _selected(engine, number, [LONG + "B", "x"]) == set()
+    assert _selected(engine, number, [LONG]) == {ids[LONG]}
+    # A value with the separator in it: the list goes as a list, and still selects its row.
+    assert _selected(engine, number, ["WITH\x1fSEPARATOR", "AC-1"]) == {
+        ids["WITH\x1fSEPARATOR"],
+        ids["AC-1"],
+    }
+    assert _selected(engine, func.upper(number), ["AC-2"]) == {ids["ac-2"]}
+    assert _selected(engine, number, ["DE89 3704 0044 0532 0130 00"]) == {
+        ids["DE89 3704 0044 0532 0130 00"]
+    }
+    every = sorted(ids.values())
+    assert _selected(engine, t.customers.c.id, [*every, 10**12]) == set(every)
+    assert _selected(engine, t.customers.c.id, every[:1]) == set(every[:1])
+    assert _selected(engine, number, []) == set()
+    with engine.connect() as conn:
+        assert list(among(conn, number, [])) == []
