@@ -114,15 +114,9 @@ _COLUMNS = (
 
 
 def _open_invoice(r: Any) -> OpenInvoice:
-    return OpenInvoice(
-        id=r.id,
-        number=r.invoice_number,
-        customer_id=r.customer_id,
-        currency=r.currency,
-        issue_date=r.issue_date,
-        due_date=r.due_date,
-        open_amount=r.open_amount,
-    )
+    """A row of `_COLUMNS`, which are `OpenInvoice`'s fields in order: taken by position (a
+    reconcile chunk reads some 5,000 of them, and a row's attributes by name cost more)."""
+    return OpenInvoice(*r)
 
 
 def invoices(
