@@ -69,8 +69,7 @@ class Amount(TypeDecorator[Decimal]):
         return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """SQLite's scaled integer back to money (PostgreSQL: `result_processor`)."""
         if value is None:
             return None
-        if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-self.scale).quantize(self._quantum)
-        return Decimal(value).quantize(self._quantum)
+        return Decimal(int(value)).scaleb(-self.scale).quantize(self._quantum)

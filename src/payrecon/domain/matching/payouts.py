@@ -124,12 +124,12 @@ def _quoted(known: PayoutKeys, text: str) -> tuple[str, ...]:
     and its matching each ask for every line's."""
     words = _WORDS.findall(text.upper())
     run = "".join(words)
-    starts = [0, *accumulate(map(len, words))][:-1]
-    if known.heads.isdisjoint([run[at : at + MIN_KEY_LENGTH] for at in starts]):
+    heads = [run[at : at + MIN_KEY_LENGTH] for at in [0, *accumulate(map(len, words))][:-1]]
+    if known.heads.isdisjoint(heads):
         return ()
     found: list[str] = []
-    for start in range(len(words)):
-        if run[starts[start] : starts[start] + MIN_KEY_LENGTH] not in known.heads:
+    for start, head in enumerate(heads):
+        if head not in known.heads:
             continue
         key = ""
         for word in words[start : start + MAX_KEY_PARTS]:
@@ -223,16 +223,16 @@ class PayoutBook:
         # The keys of every stored payout (`stored`, read for the batch's look-up) find what a
         # text quotes as well as the book's own, and their texts' answers are kept already.
         covered = stored is not None and stored.keys.issuperset(self._by_key)
-        self._keys = stored if stored is not None and covered else PayoutKeys(self._by_key)
+        self._keys = stored if covered else PayoutKeys(self._by_key)
 
     def __bool__(self) -> bool:
         return bool(self._by_key or self._by_amount)
 
     def quoted(self, line: LineToMatch) -> list[_Quote]:
         """The payouts whose references the line's texts quote, each once, in order of trust."""
-        found: dict[int, _Quote] = {}
         if not self._keys:
             return []
+        found: dict[int, _Quote] = {}
         for name, text in payout_texts(line):
             for key in self._keys.quoted(text):
                 for payout in self._by_key.get(key, ()):
