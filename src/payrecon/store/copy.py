@@ -22,7 +22,7 @@ from sqlalchemy import Column, Connection, Table, bindparam, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import JSON
 
-from payrecon.store.bulk import batched, dialect_insert
+from payrecon.store.bulk import batched, dialect_insert, integer_array
 
 _temp_names = count(1)
 
@@ -135,11 +135,19 @@ def update_from_rows(
         f'"{c}" = "{table.name}"."{c}" + s."{c}"' if c in add else f'"{c}" = s."{c}"'
         for c in columns
     )
+    keys = [row[0] for row in rows]
+    # The keys again as one array on the table's side: the planner then reads the rows to
+    # update through the key's index. Joined to the temporary table alone (no statistics, an
+    # estimate from its size on disk), it scanned the whole table for every chunk (a hash join
+    # over all 100,000 statement lines, a merge join over every invoice): a cost that grew with
+    # the history, 54 ms against 12 ms for 5,000 rows at 100,000 lines.
     result = conn.execute(
         text(
             f'UPDATE "{table.name}" SET {assignments} FROM "{temp}" s '  # noqa: S608
-            f'WHERE "{table.name}"."{key}" = s."{key}"'
-        )
+            f'WHERE "{table.name}"."{key}" = s."{key}" '
+            f'AND "{table.name}"."{key}" = ANY(CAST(:keys AS {_pg_type(table.c[key])}[]))'
+        ),
+        {"keys": integer_array(keys) or keys},
     )
     return int(result.rowcount or 0)
 
