@@ -5,12 +5,12 @@ are exactly those whose column is one of the values (on SQLite, `IN` lists alike
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 
 from payrecon.store import tables as t
 from payrecon.store.bulk import among
+from tests.customer_rows import insert_customers
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 LONG = "A" * 64  # the column's whole width
@@ -18,27 +18,8 @@ LONG = "A" * 64  # the column's whole width
 
 def _customers(engine: Engine) -> dict[str, int]:
     numbers = ["AC-1", "ac-2", LONG, "WITH\x1fSEPARATOR", "DE89 3704 0044 0532 0130 00"]
-    with engine.begin() as conn:
-        owner = conn.execute(
-            insert(t.contract_owners)
-            .values(name="Owner", created_at=NOW, updated_at=NOW)
-            .returning(t.contract_owners.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(t.customers),
-            [
-                {
-                    "external_id": f"C{n}",
-                    "name": f"Customer {n}",
-                    "contract_owner_id": owner,
-                    "currency": "EUR",
-                    "credit_threshold": Decimal("0"),
-                    "account_number": number,
-                    "created_at": NOW,
-                }
-                for n, number in enumerate(numbers)
-            ],
-        )
+    insert_customers(engine, NOW, [{"account_number": number} for number in numbers])
+    with engine.connect() as conn:
         rows = conn.execute(select(t.customers.c.account_number, t.customers.c.id)).all()
     return dict(rows)  # type: ignore[arg-type]
 

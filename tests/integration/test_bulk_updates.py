@@ -9,35 +9,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, insert, select, text
+from sqlalchemy import Connection, Engine, event, select, text
 
 from payrecon.store import tables as t
 from payrecon.store.copy import update_from_rows
+from tests.customer_rows import insert_customers
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
 def _customers(engine: Engine, count: int) -> list[int]:
-    with engine.begin() as conn:
-        owner = conn.execute(
-            insert(t.contract_owners)
-            .values(name="Owner", created_at=NOW, updated_at=NOW)
-            .returning(t.contract_owners.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(t.customers),
-            [
-                {
-                    "external_id": f"C{n}",
-                    "name": f"Customer {n}",
-                    "contract_owner_id": owner,
-                    "currency": "EUR",
-                    "credit_threshold": Decimal("100.00"),
-                    "created_at": NOW,
-                }
-                for n in range(count)
-            ],
-        )
+    insert_customers(engine, NOW, [{"credit_threshold": Decimal("100.00")}] * count)
+    with engine.connect() as conn:
         return list(conn.execute(select(t.customers.c.id).order_by(t.customers.c.id)).scalars())
 
 
