@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from payrecon.store import tables as t
 from payrecon.store.bulk import among
@@ -54,3 +54,25 @@ def test_texts_and_ids_select_exactly_their_rows(engine: Engine) -> None:
     assert _selected(engine, number, []) == set()
     with engine.connect() as conn:
         assert list(among(conn, number, [])) == []
+
+
+def _filter(engine: Engine, column: object, values: list[object]) -> str:
+    """The filter PostgreSQL applies for `among(column, values)` when it scans the table."""
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL enable_indexscan = off"))
+        conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        (condition,) = among(conn, column, values)  # type: ignore[arg-type]
+        query = select(t.customers.c.id).where(condition).compile(dialect=conn.dialect)
+        plan = conn.exec_driver_sql(f"EXPLAIN {query}", query.params).scalars().all()
+    return next(line.strip() for line in plan if "Filter:" in line)
+
+
+def test_arrays_reach_the_planner_as_constants(pg_engine: Engine) -> None:
+    # A constant array is hashed once when a scan filters its rows by it. An array the planner
+    # cannot fold (`CAST('{...}'::text AS bigint[])`) was compared whole with every row: the
+    # items of 5,000 payouts took 25 s to read instead of 0.06 s.
+    _customers(pg_engine)
+    by_id = _filter(pg_engine, t.customers.c.id, [3, 1, 2])
+    assert "ANY ('{1,2,3}'::bigint[])" in by_id, by_id
+    by_number = _filter(pg_engine, t.customers.c.account_number, ["AC-1", "ac-2"])
+    assert "ANY ('{AC-1,ac-2}'::text[])" in by_number, by_number

@@ -76,7 +76,11 @@ def pg_array(values: Sequence[Any], kind: Any) -> ColumnElement[Any]:
     directory of a reconcile chunk looks up every token of its lines' texts). Anything else,
     or a text with the separator in it, as a list."""
     if listed := integer_array(values):
-        return cast(bindparam(None, listed, type_=Text(), unique=True), postgresql.ARRAY(kind))
+        # Untyped, so the server reads the string as the array itself: a constant to the planner,
+        # which hashes it when it filters rows by it. `CAST(text AS bigint[])` is an input
+        # function the planner does not fold, and a scan then compared every row with the whole
+        # array (25 s instead of 0.06 s for the items of 5,000 payouts: `_items`).
+        return cast(bindparam(None, listed, type_=NullType(), unique=True), postgresql.ARRAY(kind))
     if values and all(type(v) is str for v in values):
         joined = _UNIT_SEPARATOR.join(values)
         if joined.count(_UNIT_SEPARATOR) == len(values) - 1:
