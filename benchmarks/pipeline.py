@@ -134,7 +134,21 @@ class _Sampler:
         self.sample()
 
 
-def _env(database: str, redis: _Redis, folder: Path, chunk: int) -> dict[str, str]:
+@dataclass(frozen=True)
+class Sizes:
+    """The pipeline's sizes a run is given: the reconcile chunk, the block of lines that
+    reading and routing write at once, and the bytes of a file per part routed side by side
+    (None: the setting's default)."""
+
+    chunk: int = 5000
+    batch: int = 5000
+    part_bytes: int | None = None
+
+
+def _env(database: str, redis: _Redis, folder: Path, sizes: Sizes) -> dict[str, str]:
+    parts = (
+        {} if sizes.part_bytes is None else {"PAYRECON_INGEST_PART_BYTES": str(sizes.part_bytes)}
+    )
     return {
         **os.environ,
         "PAYRECON_DATABASE_URL": pg_url(database),
@@ -145,7 +159,9 @@ def _env(database: str, redis: _Redis, folder: Path, chunk: int) -> dict[str, st
         "PAYRECON_LOG_FORMAT": "json",
         "PAYRECON_LOG_LEVEL": "WARNING",
         "PAYRECON_ENVIRONMENT": "test",
-        "PAYRECON_RECONCILE_CHUNK_SIZE": str(chunk),
+        "PAYRECON_RECONCILE_CHUNK_SIZE": str(sizes.chunk),
+        "PAYRECON_WRITE_BATCH_SIZE": str(sizes.batch),
+        **parts,
     }
 
 
@@ -299,7 +315,7 @@ def run_once(
     hosts: tuple[Host, ...],
     *,
     layout: str,
-    chunk: int = 5000,
+    sizes: Sizes = Sizes(),
     timeout: float = 3600.0,
     baselines: bool = True,
 ) -> dict[str, Any]:
@@ -311,7 +327,7 @@ def run_once(
     with scratch_database("payrecon_bench") as database:
         folder = workspace.folder(f"run-{workers}w-{uuid.uuid4().hex[:6]}")
         # The CLI's and the workers' feed store: one folder every host sees.
-        env = _env(database, redis, folder, chunk)
+        env = _env(database, redis, folder, sizes)
         url = pg_url(database)
         upgrade_schema(url)
         engine = make_engine(url)
@@ -369,7 +385,9 @@ def run_once(
         "customers": manifest["customers"],
         "invoices": manifest["invoices"],
         "files": len(files),
-        "chunk_size": chunk,
+        "chunk_size": sizes.chunk,
+        "batch_size": sizes.batch,
+        "part_bytes": sizes.part_bytes,
         "import_seconds": imports,
         "import_total_seconds": round(sum(imports.values()), 3),
         "ingest_to_committed_seconds": round(seconds, 3),
@@ -411,7 +429,7 @@ def run(
     *,
     two_hosts: Sequence[str] = (),
     seed: int = 1,
-    chunk: int = 5000,
+    sizes: Sizes = Sizes(),
     workspace: Workspace | None = None,
 ) -> dict[str, Any]:
     """Generate once, run each worker count (on one host) and each two-host layout named
@@ -430,7 +448,7 @@ def run(
             redis = _Redis(space)
             try:
                 results = [
-                    run_once(space, redis, data, hosts, layout=name, chunk=chunk)
+                    run_once(space, redis, data, hosts, layout=name, sizes=sizes)
                     for name, hosts in layouts
                 ]
             finally:
@@ -521,6 +539,14 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=5000, help="reconcile chunk size")
+    parser.add_argument(
+        "--batch", type=int, default=5000, help="lines read and routed at once (a block)"
+    )
+    parser.add_argument(
+        "--part-bytes",
+        type=int,
+        help="bytes of a file per part routed side by side (default: the setting's)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",") if n]
@@ -530,7 +556,8 @@ def main() -> None:
         parser.error(
             f"--two-hosts: unknown layout {', '.join(unknown)} (known: {', '.join(TWO_HOSTS)})"
         )
-    figures = run(args.lines, counts, two_hosts=layouts, seed=args.seed, chunk=args.chunk)
+    sizes = Sizes(chunk=args.chunk, batch=args.batch, part_bytes=args.part_bytes)
+    figures = run(args.lines, counts, two_hosts=layouts, seed=args.seed, sizes=sizes)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")

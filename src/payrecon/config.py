@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     reconcile_chunk_size: int = Field(default=5000, ge=1)
     write_batch_size: int = Field(default=5000, ge=1)
+    ingest_part_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1,
+        description="A pipeline run routes a file in one part per this many bytes of it, the "
+        "parts side by side.",
+    )
     schedules_dir: Path | None = None
     review_overdue_days: int = Field(
         default=7, ge=1, description="Unmatched lines older than this are overdue for review."

@@ -68,8 +68,9 @@ def test_a_terminal_sees_the_progress_bar_of_a_large_ingest(
     )
     transcript = io.StringIO()
     child.logfile_read = transcript
-    child.expect("ingesting big.csv")
+    child.expect("reading big.csv")
     child.expect(BAR)
+    child.expect("routing big.csv")
     child.expect(f"big.csv: processed \\([^)]*\\), {LINES} lines, {LINES} new")
     child.expect(pexpect.EOF)
     child.close()
@@ -110,7 +111,8 @@ def test_the_same_ingest_shows_no_bar_when_stderr_is_not_a_terminal(
     assert child.exitstatus == 0
     stderr = (tmp / "stderr.txt").read_text()
     assert BAR not in stderr
-    assert "ingesting" not in stderr
+    assert "reading" not in stderr
+    assert "routing" not in stderr
 
 
 def test_json_output_parses(workdir: tuple[Path, dict[str, str]]) -> None:

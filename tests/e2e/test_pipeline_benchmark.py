@@ -1,12 +1,13 @@
 """`benchmarks/pipeline.py` at CI scale: the real stack with 1 and 2 worker processes, and two
 hosts simulated with the roles split (one parses, the other reconciles), gives the same
-allocations and balances, and the matching is as accurate as on the matching benchmark.
+allocations and balances, and the matching is as accurate as on the matching benchmark. Each
+file is routed in several parts (small parts and blocks, so that 2,000 lines make some).
 Correctness only: no figure of time is asserted."""
 
 from __future__ import annotations
 
 import pytest
-from benchmarks.pipeline import run
+from benchmarks.pipeline import Sizes, run
 
 from tests.services import SESSION
 
@@ -14,8 +15,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_one_and_two_workers_and_two_hosts_reconcile_alike_and_right() -> None:
+    sizes = Sizes(chunk=500, batch=100, part_bytes=256 * 1024)
     figures = run(
-        2000, [1, 2], two_hosts=["split"], seed=3, chunk=500, workspace=SESSION.workspace()
+        2000, [1, 2], two_hosts=["split"], seed=3, sizes=sizes, workspace=SESSION.workspace()
     )
     assert figures["identical_across_workers"]
     assert [r["workers"] for r in figures["runs"]] == [1, 2, 2]
@@ -25,6 +27,9 @@ def test_one_and_two_workers_and_two_hosts_reconcile_alike_and_right() -> None:
         assert r["balance_rows"] == r["customers"]
         assert {t["status"] for t in r["tasks"]} == {"succeeded"}
         assert sum(t["lines"] or 0 for t in r["tasks"] if t["name"] == "ingest_file") == 2000
+        parts = [t for t in r["tasks"] if t["name"] == "route_part"]
+        assert len(parts) > r["files"]  # some file was routed in more than one part
+        assert sum(t["lines"] or 0 for t in parts) == 2000
         accuracy = r["accuracy"]
         assert accuracy["precision"] >= 0.99
         assert accuracy["recall"] >= 0.95
@@ -41,6 +46,6 @@ def test_one_and_two_workers_and_two_hosts_reconcile_alike_and_right() -> None:
     for task in split["tasks"]:
         on.setdefault(task["host"], set()).add(task["name"])
     assert on == {
-        "host-a": {"ingest_file", "store_files"},
+        "host-a": {"ingest_file", "route_part", "store_files"},
         "host-b": {"prepare_reconcile", "reconcile_partition", "finish_reconcile"},
     }

@@ -79,12 +79,18 @@ class Step:
 
     @property
     def stage(self) -> int | None:
-        """Where the step stands in a pipeline's chain: ingest, route, payouts, the customer
-        partitions (side by side), add up; None for a task outside the chain. Steps of one
-        stage may run in any order."""
+        """Where the step stands in a pipeline's chain: read the files, route their parts,
+        store, route what is left, payouts, the customer partitions (side by side), add up;
+        None for a task outside the chain. Steps of one stage may run in any order."""
         if self.name == "reconcile_partition":
-            return 3 if self.partition == PAYOUT_PARTITION else 4
-        stages = {"ingest_file": 0, "store_files": 1, "prepare_reconcile": 2, "finish_reconcile": 5}
+            return 4 if self.partition == PAYOUT_PARTITION else 5
+        stages = {
+            "ingest_file": 0,
+            "route_part": 1,
+            "store_files": 2,
+            "prepare_reconcile": 3,
+            "finish_reconcile": 6,
+        }
         return stages.get(self.name)
 
 

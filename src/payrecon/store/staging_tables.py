@@ -1,10 +1,11 @@
-"""Where the files of one pipeline run wait between parsing and storing (migration
-0022_staged_lines).
+"""Where the files of one pipeline run wait between parsing and storing (migrations
+0022_staged_lines, 0026_staged_routes).
 
-Every file of a run is parsed and routed at once, each by its own task, into these tables; one
-step then moves them into `statement_lines` in the run's file order, so that a line two files
-share belongs to the first whichever was parsed first (`services.reconciliation.ingest`). A
-file's staged rows live only until that step has stored them.
+Every file of a run is parsed at once, each by its own task, into `staged_lines`; its lines are
+then routed in parts, side by side, into `staged_routes` (and `staged_suggestions`); one step
+moves them into `statement_lines` in the run's file order, so that a line two files share
+belongs to the first whichever was parsed first (`services.reconciliation.ingest`). A file's
+staged rows live only until that step has stored them.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ staged_files = Table(
     Column("staged_at", DateTime(timezone=True), nullable=False),
 )
 
-# Its lines as `statement_lines` will hold them, each with its route (keyed by the file's seq):
-# the same columns and types, without the line's id and the foreign keys.
+# What routing decides of a line, stored with it: its status, reason, customer and partition.
+ROUTE_COLUMNS = ("status", "reason", "customer_id", "partition")
+
+# Its lines as parsed, keyed by the file's seq: the columns and types of `statement_lines`,
+# without the line's id, the foreign keys and the route.
 staged_lines = Table(
     "staged_lines",
     metadata,
@@ -53,7 +57,20 @@ staged_lines = Table(
     *(
         Column(c.name, c.type, nullable=c.nullable)
         for c in statement_lines.c
-        if c.name not in ("id", "feed_file_id", "seq")
+        if c.name not in ("id", "feed_file_id", "seq", *ROUTE_COLUMNS)
+    ),
+)
+
+# Each line's route, written by the part of the file that routed it.
+staged_routes = Table(
+    "staged_routes",
+    metadata,
+    _feed_file(),
+    Column("seq", Integer, primary_key=True),
+    *(
+        Column(c.name, c.type, nullable=c.nullable)
+        for c in statement_lines.c
+        if c.name in ROUTE_COLUMNS
     ),
 )
 

@@ -19,10 +19,14 @@ from payrecon.worker.recovery import Recovery
 from payrecon.worker.registry import TASKS
 
 QUEUES = ("ingest", "match", "balances")
-# The pipeline's own steps, not triggered by name (so not in TASKS): storing a run's files goes
-# with the parsing, a run's last step with the reconciling, so that a host serving only
-# `match,balances` finishes the runs it reconciles.
-PIPELINE_STEPS = {"payrecon.store_files": "ingest", "payrecon.finish_reconcile": "match"}
+# The pipeline's own steps, not triggered by name (so not in TASKS): routing a file's parts and
+# storing a run's files go with the parsing, a run's last step with the reconciling, so that a
+# host serving only `match,balances` finishes the runs it reconciles.
+PIPELINE_STEPS = {
+    "payrecon.route_part": "ingest",
+    "payrecon.store_files": "ingest",
+    "payrecon.finish_reconcile": "match",
+}
 ROUTES = {
     **{spec.celery_name: spec.queue for spec in TASKS.values()},
     **PIPELINE_STEPS,

@@ -17,6 +17,7 @@ from payrecon.container import Container
 from payrecon.logging import get_logger
 from payrecon.services.operations.triggers import Trigger, forget_trigger, record_trigger
 from payrecon.services.pipeline import PipelineRun
+from payrecon.services.reconciliation.ingest import route_parts
 from payrecon.worker.app import QUEUES, app
 from payrecon.worker.provider_tasks import QUEUE, process_provider_events
 from payrecon.worker.registry import task_spec
@@ -24,6 +25,7 @@ from payrecon.worker.tasks import (
     ingest_file,
     recompute_balances,
     reconcile_steps,
+    route_part,
     store_files,
 )
 
@@ -61,15 +63,27 @@ class CeleryPipeline:
         self.container = container
 
     def files_received(self, feed_file_ids: Sequence[int]) -> PipelineRun:
-        """Parse and route every file side by side, store their lines in the order given (a
-        line two files share belongs to the first), route what is not routed yet, settle the
-        payouts' partition, then reconcile the customer partitions side by side (each
-        recomputes its customers' balances), and add up. With the in-process broker it has run
-        when this returns."""
+        """Parse every file side by side, route their parts side by side (a file in one part
+        per `ingest_part_bytes`), store their lines in the order given (a line two files share
+        belongs to the first), route what is not routed yet, settle the payouts' partition,
+        then reconcile the customer partitions side by side (each recomputes its customers'
+        balances), and add up. With the in-process broker it has run when this returns."""
         steps: list[Any] = []
         if feed_file_ids:
+            settings = self.container.settings
+            planned = route_parts(
+                self.container.engine,
+                settings.feed_store_dir,
+                feed_file_ids,
+                settings.ingest_part_bytes,
+            )
             steps += [
                 group(ingest_file.si(feed_file_id=i, store=False) for i in feed_file_ids),
+                group(
+                    route_part.si(feed_file_id=i, part=k, parts=parts)
+                    for i, parts in planned
+                    for k in range(parts)
+                ),
                 store_files.si(feed_file_ids=list(feed_file_ids)),
             ]
         steps += reconcile_steps()

@@ -28,7 +28,8 @@ from payrecon.services.operations.task_runs import last_success_started, recorde
 from payrecon.services.reconciliation.inbox import scan_inbox as scan_inbox_service
 from payrecon.services.reconciliation.ingest import (
     ingest_feed_file,
-    stage_feed_file,
+    read_feed_file,
+    route_feed_file,
     store_staged_files,
 )
 from payrecon.services.reconciliation.reconcile import (
@@ -82,27 +83,46 @@ def _recorded(
 
 @app.task(name="payrecon.ingest_file", bind=True, base=PayreconTask)
 def ingest_file(self: Any, *, feed_file_id: int, store: bool = True) -> dict[str, Any]:
-    """Parse and route a file; then store its lines, unless (`store=False`: a pipeline run's
-    files, parsed side by side) `store_files` stores the run's files in their order."""
+    """Parse, route and store a file's lines; or (`store=False`: a pipeline run's files, read
+    side by side) only parse it into the staging tables, for `route_part` to route its parts
+    and `store_files` to store the run's files in their order."""
 
     def work(c: Container) -> dict[str, Any]:
-        step = ingest_feed_file if store else stage_feed_file
-        result = step(
-            c.engine,
-            c.settings.feed_store_dir,
-            feed_file_id,
-            batch_size=c.settings.write_batch_size,
-        )
+        batch_size = c.settings.write_batch_size
+        store_dir = c.settings.feed_store_dir
+        if store:
+            result = ingest_feed_file(c.engine, store_dir, feed_file_id, batch_size=batch_size)
+        else:
+            result = read_feed_file(c.engine, store_dir, feed_file_id, batch_size=batch_size)
         return {"lines": result.lines, "new_lines": result.new_lines, "status": result.status}
 
     params = {"feed_file_id": feed_file_id, **({} if store else {"store": False})}
     return _recorded(self, "ingest_file", params, work)
 
 
+@app.task(name="payrecon.route_part", bind=True, base=PayreconTask)
+def route_part(self: Any, *, feed_file_id: int, part: int, parts: int) -> dict[str, Any]:
+    """Route part `part` of `parts` of a file a pipeline run has read (the parts of a file run
+    side by side)."""
+
+    def work(c: Container) -> dict[str, Any]:
+        result = route_feed_file(
+            c.engine,
+            feed_file_id,
+            part=part,
+            parts=parts,
+            batch_size=c.settings.write_batch_size,
+        )
+        return {"lines": result.lines, "status": result.status}
+
+    params = {"feed_file_id": feed_file_id, "part": part, "parts": parts}
+    return _recorded(self, "route_part", params, work)
+
+
 @app.task(name="payrecon.store_files", bind=True, base=PayreconTask)
 def store_files(self: Any, *, feed_file_ids: list[int]) -> dict[str, Any]:
     """Store the staged lines of a run's files, in the run's order (after `ingest_file` of each
-    with `store=False`), in one transaction."""
+    with `store=False` and `route_part` of each part), in one transaction."""
 
     def work(c: Container) -> dict[str, Any]:
         results = store_staged_files(

@@ -1,19 +1,22 @@
 """Receive bank files and turn them into stored statement lines.
 
 Receiving copies a file into the content-addressed feed store and records it by SHA-256: a file seen
-before is reported, not stored again. Ingesting takes two steps. Staging parses the stored copy
-and routes each line (`routing`: pending in its customer's partition, or unmatched with its
-reason and suggestions) into the staging tables, one transaction per file; the files of a run
-are staged side by side, each by its own task. Storing then moves the staged lines of the run's
-files into `statement_lines` in one transaction, in the run's file order, skipping lines already
-known by (account, bank reference): a line two files share belongs to the first, whichever was
-parsed first. A file that fails to parse or to verify is quarantined with the error and none of
-its lines is written.
+before is reported, not stored again. Ingesting takes three steps. Reading parses the stored copy
+into the staging tables, one transaction per file; the files of a run are read side by side,
+each by its own task. Routing decides each line's route (`routing`: pending in its customer's
+partition, or unmatched with its reason and suggestions), in parts of a file that run side by
+side (a part is a range of the file's blocks of lines, the same blocks whoever routes them, so
+the routes do not depend on how many parts there are). Storing then moves the staged lines of
+the run's files into `statement_lines` in one transaction, in the run's file order, skipping
+lines already known by (account, bank reference): a line two files share belongs to the first,
+whichever was read first. A file that fails to parse or to verify is quarantined with the error
+and none of its lines is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,11 +41,15 @@ from payrecon.store import tables as t
 from payrecon.store.bulk import analyze_after_load, batched, insert_ignoring_conflicts
 from payrecon.store.line_staging import (
     LINE_COLUMNS,
+    clear_routes,
     clear_staged,
     record_staged_file,
     stage_lines,
+    stage_routes,
+    staged_block,
     staged_file,
     store_staged,
+    unrouted_seqs,
     unstaged,
 )
 from payrecon.store.queries import line_to_match, sync_invoice_keys
@@ -215,27 +222,63 @@ def _lines_logging_notices(path: Path, feed_id: int, filename: str) -> Iterator[
             )
 
 
-def stage_batch(conn: Connection, rows: list[dict[str, Any]], rules: RuleBook, now: Any) -> None:
-    """Route each line (`routing.route_batch`) and stage it with its route and suggestions, in
-    bulk (COPY on PostgreSQL)."""
+def line_blocks(line_count: int, batch_size: int) -> list[range]:
+    """A file's lines in blocks of `batch_size` seqs (the last one shorter): the unit routing
+    takes, whichever part of the file routes it."""
+    return [
+        range(first, min(first + batch_size, line_count + 1))
+        for first in range(1, line_count + 1, batch_size)
+    ]
+
+
+def part_blocks(blocks: Sequence[range], part: int, parts: int) -> Sequence[range]:
+    """The blocks of part `part` of `parts`: consecutive, and as many as the others give or
+    take one. A part beyond the blocks has none."""
+    return blocks[len(blocks) * part // parts : len(blocks) * (part + 1) // parts]
+
+
+def parts_for(size: int, part_bytes: int) -> int:
+    """Into how many parts a file of `size` bytes is routed: one per `part_bytes` begun."""
+    return max(1, math.ceil(size / part_bytes))
+
+
+def route_parts(
+    engine: Engine, store_dir: Path, feed_file_ids: Sequence[int], part_bytes: int
+) -> list[tuple[int, int]]:
+    """Each file's id with the number of parts a run routes it in (`parts_for` its stored
+    copy's size; one for a file whose copy this process cannot see)."""
+    f = t.feed_files
+    with engine.connect() as conn:
+        shas = dict(conn.execute(select(f.c.id, f.c.sha256).where(f.c.id.in_(feed_file_ids))).all())
+    planned = []
+    for feed_file_id in feed_file_ids:
+        sha = shas.get(feed_file_id)
+        path = stored_path(store_dir, sha) if sha else None
+        size = path.stat().st_size if path is not None and path.is_file() else 0
+        planned.append((feed_file_id, parts_for(size, part_bytes)))
+    return planned
+
+
+def route_block(conn: Connection, feed_file_id: int, seqs: range, rules: RuleBook, now: Any) -> int:
+    """Route the staged lines of `seqs` (`routing.route_batch`) and stage their routes and
+    suggestions, replacing what an earlier try routed of them; returns how many."""
+    rows = staged_block(conn, feed_file_id, seqs)
+    clear_routes(conn, feed_file_id, seqs)
     if not rows:
-        return
-    lines = [line_to_match(SimpleNamespace(id=k, **row)) for k, row in enumerate(rows)]
+        return 0
+    lines = [line_to_match(SimpleNamespace(id=row.seq, **row._mapping)) for row in rows]
     routes = route_batch(conn, lines, rules)
-    staged, suggested = [], []
-    for row, routed in zip(rows, routes, strict=True):
-        row.update(
-            status=routed.status,
-            partition=routed.partition,
-            reason=routed.reason,
-            customer_id=routed.customer_id,
-        )
-        staged.append(tuple(row[c] for c in LINE_COLUMNS))
-        suggested += [
-            (row["feed_file_id"], row["seq"], s.customer_id, s.score, s.basis, now)
-            for s in routed.suggestions
-        ]
-    stage_lines(conn, staged, suggested)
+    staged = [
+        (feed_file_id, row.seq, r.status, r.reason, r.customer_id, r.partition)
+        for row, r in zip(rows, routes, strict=True)
+    ]
+    suggested = [
+        (feed_file_id, row.seq, s.customer_id, s.score, s.basis, now)
+        for row, r in zip(rows, routes, strict=True)
+        for s in r.suggestions
+    ]
+    stage_routes(conn, staged, suggested)
+    return len(rows)
 
 
 def _feed(engine: Engine, feed_file_id: int) -> Any:
@@ -260,18 +303,12 @@ def _locked(conn: Connection, feed_file_ids: list[int]) -> dict[int, Any]:
     return {r.id: r for r in rows}
 
 
-def stage_feed_file(
-    engine: Engine,
-    store_dir: Path,
-    feed_file_id: int,
-    *,
-    batch_size: int = 5000,
-    rules: RuleBook | None = None,
+def read_feed_file(
+    engine: Engine, store_dir: Path, feed_file_id: int, *, batch_size: int = 5000
 ) -> IngestResult:
-    """Parse a received file and stage its lines, routed (status `staged`), for
-    `store_staged_files`; staging it again replaces what was staged. A file that fails to parse
-    or to verify is quarantined and nothing of it stays staged. Files of one run are staged
-    side by side: routing reads reference data only, never another file's lines."""
+    """Parse a received file and stage its lines (status `read`), for `route_feed_file`;
+    reading it again replaces what was staged. A file that fails to parse or to verify is
+    quarantined and nothing of it stays staged. Files of one run are read side by side."""
     feed = _feed(engine, feed_file_id)
     if feed.status != "received":
         return _as_it_is(feed)
@@ -279,7 +316,6 @@ def stage_feed_file(
     now = utcnow()
     with engine.begin() as conn:
         sync_invoice_keys(conn)  # routing reads invoices by their normalised numbers
-    rules = rules or load_rule_book()
     try:
         fmt = detect_format(path)
         with engine.begin() as conn:
@@ -297,8 +333,8 @@ def stage_feed_file(
             )
             for batch in batched(rows, batch_size):
                 lines += len(batch)
-                stage_batch(conn, batch, rules, now)
-                progress.report(f"ingesting {feed.filename}", lines)
+                stage_lines(conn, [tuple(row[c] for c in LINE_COLUMNS) for row in batch])
+                progress.report(f"reading {feed.filename}", lines)
             owner = next(iter(owner_of.seen.values()), None)
             record_staged_file(conn, feed.id, fmt, lines, owner, utcnow())
     except FeedFormatError as exc:
@@ -313,8 +349,85 @@ def stage_feed_file(
             )
         log.warning("feeds.file.quarantined", feed_id=feed.id, filename=feed.filename, error=error)
         return IngestResult(feed.id, "quarantined", 0, 0, error)
-    log.info("feeds.file.staged", feed_id=feed.id, filename=feed.filename, lines=lines, format=fmt)
-    return IngestResult(feed.id, "staged", lines, 0)
+    log.info("feeds.file.read", feed_id=feed.id, filename=feed.filename, lines=lines, format=fmt)
+    return IngestResult(feed.id, "read", lines, 0)
+
+
+def route_feed_file(
+    engine: Engine,
+    feed_file_id: int,
+    *,
+    part: int = 0,
+    parts: int = 1,
+    batch_size: int = 5000,
+    rules: RuleBook | None = None,
+) -> IngestResult:
+    """Route part `part` of `parts` of a read file (status `routed`, with how many lines it
+    routed); routing it again replaces its routes. The parts of a file run side by side (each
+    holds the file's row in share mode, so a file is not read again under them); a file not
+    read yet is left to `store_staged_files`, which reads and routes it."""
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}: a part is 0 to parts - 1")
+    rules = rules or load_rule_book()
+    now = utcnow()
+    f = t.feed_files
+    with engine.begin() as conn:
+        feed = conn.execute(
+            select(f).where(f.c.id == feed_file_id).with_for_update(read=True)
+        ).first()
+        if feed is None:
+            raise NotFound(f"feed file {feed_file_id} does not exist")
+        staged = staged_file(conn, feed.id) if feed.status == "received" else None
+        if staged is None:  # processed or quarantined already, or not read
+            return IngestResult(feed.id, feed.status, 0, 0, feed.error)
+        blocks = part_blocks(line_blocks(staged.line_count, batch_size), part, parts)
+        routed = 0
+        label = f"routing {feed.filename}" + (f" (part {part + 1} of {parts})" if parts > 1 else "")
+        for seqs in blocks:
+            routed += route_block(conn, feed.id, seqs, rules, now)
+            progress.report(label, routed)
+    log.info(
+        "feeds.file.routed", feed_id=feed.id, filename=feed.filename, part=part, parts=parts,
+        lines=routed,
+    )  # fmt: skip
+    return IngestResult(feed.id, "routed", routed, 0)
+
+
+def stage_feed_file(
+    engine: Engine,
+    store_dir: Path,
+    feed_file_id: int,
+    *,
+    batch_size: int = 5000,
+    rules: RuleBook | None = None,
+) -> IngestResult:
+    """Read a received file and route all of it (status `staged`), for `store_staged_files`;
+    staging it again replaces what was staged. A file that fails to parse or to verify is
+    quarantined and nothing of it stays staged."""
+    read = read_feed_file(engine, store_dir, feed_file_id, batch_size=batch_size)
+    if read.status != "read":
+        return read
+    route_feed_file(engine, feed_file_id, batch_size=batch_size, rules=rules)
+    return IngestResult(read.feed_file_id, "staged", read.lines, 0)
+
+
+def _route_unrouted(
+    engine: Engine, feed_file_ids: Sequence[int], batch_size: int, rules: RuleBook | None
+) -> None:
+    """Route the blocks of the files' staged lines that have no route (a part that never ran)."""
+    with engine.begin() as conn:
+        for feed in _locked(conn, list(feed_file_ids)).values():
+            staged = staged_file(conn, feed.id) if feed.status == "received" else None
+            if staged is None:
+                continue
+            missing = unrouted_seqs(conn, feed.id, staged.line_count)
+            if not missing:
+                continue
+            rules = rules or load_rule_book()
+            blocks = line_blocks(staged.line_count, batch_size)
+            for number in sorted({(seq - 1) // batch_size for seq in missing}):
+                route_block(conn, feed.id, blocks[number], rules, utcnow())
+            log.info("feeds.file.routed_late", feed_id=feed.id, lines=len(missing))
 
 
 def store_staged_files(
@@ -327,13 +440,15 @@ def store_staged_files(
 ) -> list[IngestResult]:
     """Store the staged lines of the files, in the order given, in one transaction: a line two
     files share (the same account and bank reference) belongs to the first, whichever was
-    parsed first. A received file not staged yet is staged here first; a file processed or
-    quarantined already is reported as it is. Re-running it adds nothing."""
+    parsed first. A received file not read yet is read here first, and lines without a route
+    are routed; a file processed or quarantined already is reported as it is. Re-running it
+    adds nothing."""
     order = list(dict.fromkeys(feed_file_ids))
     with engine.connect() as conn:
         waiting = unstaged(conn, order)
     for feed_file_id in waiting:
-        stage_feed_file(engine, store_dir, feed_file_id, batch_size=batch_size, rules=rules)
+        read_feed_file(engine, store_dir, feed_file_id, batch_size=batch_size)
+    _route_unrouted(engine, order, batch_size, rules)
     results: list[IngestResult] = []
     with engine.begin() as conn:
         feeds = _locked(conn, order)
