@@ -204,6 +204,10 @@ class FaultStack:
             "PAYRECON_LOG_FORMAT": "json",
             "PAYRECON_ENVIRONMENT": "test",
             "PAYRECON_RECONCILE_CHUNK_SIZE": "500",
+            # Each file routed in several parts (blocks of 250 lines, a part per 256 KiB), so
+            # that a fault can land on a part as it can on a partition.
+            "PAYRECON_WRITE_BATCH_SIZE": "250",
+            "PAYRECON_INGEST_PART_BYTES": str(256 * 1024),
             **(settings or {}),
         }
 
