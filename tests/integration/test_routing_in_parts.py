@@ -98,10 +98,12 @@ def test_parts_in_any_order_route_as_the_whole_file(
     assert {row[1] for row in in_parts[0]} >= {"pending", "unmatched"}
     assert in_parts[1]  # the review queue's suggestions of the lines routed unmatched
 
-    # Routing again replaces: the whole file as one part gives the same routes, once each.
-    whole = route_feed_file(engine, first, batch_size=BLOCK)
-    assert whole.lines == read.lines
-    assert _routes(engine, first) == in_parts
+    # Routing again replaces: the whole file as one part gives the same routes, once each,
+    # in blocks of any size (a line's route does not depend on the lines routed with it).
+    for block in (BLOCK, 7 * BLOCK):
+        whole = route_feed_file(engine, first, batch_size=block)
+        assert whole.lines == read.lines
+        assert _routes(engine, first) == in_parts
 
     # A part that never ran: its lines have no route until the file is stored.
     missing = part_blocks(line_blocks(read.lines, BLOCK), 2, parts)

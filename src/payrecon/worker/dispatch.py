@@ -80,7 +80,9 @@ class CeleryPipeline:
             steps += [
                 group(ingest_file.si(feed_file_id=i, store=False) for i in feed_file_ids),
                 group(
-                    route_part.si(feed_file_id=i, part=k, parts=parts)
+                    route_part.si(
+                        feed_file_id=i, part=k, parts=parts, block=settings.write_batch_size
+                    )
                     for i, parts in planned
                     for k in range(parts)
                 ),

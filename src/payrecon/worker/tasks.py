@@ -101,9 +101,12 @@ def ingest_file(self: Any, *, feed_file_id: int, store: bool = True) -> dict[str
 
 
 @app.task(name="payrecon.route_part", bind=True, base=PayreconTask)
-def route_part(self: Any, *, feed_file_id: int, part: int, parts: int) -> dict[str, Any]:
+def route_part(
+    self: Any, *, feed_file_id: int, part: int, parts: int, block: int | None = None
+) -> dict[str, Any]:
     """Route part `part` of `parts` of a file a pipeline run has read (the parts of a file run
-    side by side)."""
+    side by side), in blocks of `block` lines: the sender's size, so that parts routed by
+    workers of other settings still cover the file once."""
 
     def work(c: Container) -> dict[str, Any]:
         result = route_feed_file(
@@ -111,11 +114,11 @@ def route_part(self: Any, *, feed_file_id: int, part: int, parts: int) -> dict[s
             feed_file_id,
             part=part,
             parts=parts,
-            batch_size=c.settings.write_batch_size,
+            batch_size=block or c.settings.write_batch_size,
         )
         return {"lines": result.lines, "status": result.status}
 
-    params = {"feed_file_id": feed_file_id, "part": part, "parts": parts}
+    params = {"feed_file_id": feed_file_id, "part": part, "parts": parts, "block": block}
     return _recorded(self, "route_part", params, work)
 
 
