@@ -22,8 +22,6 @@ down_revision = "0025_room_for_hot_updates"
 branch_labels = None
 depends_on = None
 
-_ROUTE = ("status", "reason", "customer_id", "partition")
-
 
 def _route_columns() -> list[sa.Column[object]]:
     return [
@@ -49,8 +47,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("feed_file_id", "seq", name=op.f("pk_staged_routes")),
     )
     with op.batch_alter_table("staged_lines") as batch_op:
-        for column in _ROUTE:
-            batch_op.drop_column(column)
+        for column in _route_columns():
+            batch_op.drop_column(column.name)
 
 
 def downgrade() -> None:

@@ -8,7 +8,7 @@ in the run's file order.
     staged_block(conn, feed_file_id, seqs)       the parsed lines of a range of seqs, in order
     clear_routes(conn, feed_file_id, seqs)       forget the routes of a range (a part routed again)
     stage_routes(conn, routes, suggestions)      COPY the routes and the review's suggestions
-    unrouted_seqs(conn, feed_file_id)            the seqs staged without a route, in order
+    unrouted_seqs(conn, feed_file_id, lines)     the seqs staged without a route, in order
     store_staged(conn, feed_file_id)             INSERT ... SELECT ... ON CONFLICT DO NOTHING
                                                  into `statement_lines` in seq order, each line
                                                  with its route, and the suggestions of the
